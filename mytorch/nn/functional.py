@@ -1,0 +1,69 @@
+"""Losses and helpers for training: fused softmax cross-entropy, MSE, weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..ops import Op, softmax
+from ..tensor import Tensor
+
+
+class SoftmaxCrossEntropy(Op):
+    """mean_i [ logsumexp(z_i) - z_i[y_i] ] for integer targets y, in one stable op.
+
+    Fusing avoids ever forming log(softmax) separately, where a tiny probability would
+    underflow to 0 and its log to -inf (the ln(1 + e^-x) overflow, in another guise).
+    """
+
+    def __init__(self, targets: np.ndarray) -> None:
+        self.targets = np.asarray(targets, dtype=np.intp)
+
+    def compute(self, logits):
+        if logits.ndim != 2 or self.targets.shape != (logits.shape[0],):
+            raise ValueError(
+                f"cross_entropy expects logits (batch, classes) and integer targets (batch,); "
+                f"got logits {logits.shape} and targets {self.targets.shape}"
+            )
+        rows = np.arange(logits.shape[0])
+        top = logits.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
+        return np.asarray((lse - logits[rows, self.targets]).mean(), dtype=logits.dtype)
+
+    def gradient(self, out_grad, node):
+        (logits,) = node.inputs
+        batch = logits.shape[0]
+        one_hot = np.zeros(logits.shape, dtype=logits.dtype)
+        one_hot[np.arange(batch), self.targets] = 1.0
+        return ((softmax(logits, axis=1) - Tensor._wrap(one_hot)) * (out_grad / float(batch)),)
+
+
+def cross_entropy(logits: Tensor, targets: Any) -> Tensor:
+    """Softmax cross-entropy of (batch, classes) logits against integer class targets."""
+    if isinstance(targets, Tensor):
+        targets = targets.data
+    return SoftmaxCrossEntropy(targets)(logits)
+
+
+def mse_loss(prediction: Tensor, target: Any) -> Tensor:
+    """Mean squared error."""
+    if not isinstance(target, Tensor):
+        target = Tensor(np.asarray(target, dtype=prediction.dtype))
+    diff = prediction - target
+    return (diff * diff).mean()
+
+
+def weight_decay(parameters: Iterable[Tensor], strength: float) -> Tensor:
+    """The L2 penalty (strength / 2) * sum ||p||^2, to add to a loss.
+
+    Its gradient is strength * p, the same as ``SGD(weight_decay=strength)``.
+    """
+    total: Tensor | None = None
+    for p in parameters:
+        term = (p * p).sum()
+        total = term if total is None else total + term
+    if total is None:
+        return Tensor(0.0)
+    return total * (0.5 * strength)
