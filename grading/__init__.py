@@ -1,0 +1,1 @@
+"""Instructor-only grading files (never released, never packaged). See README.md."""

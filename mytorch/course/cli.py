@@ -1,0 +1,160 @@
+"""``mytorch-course``: the instructor's command (release, autograde, validate, demo)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from mytorch.course import course, samples
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    root = course.find_course_root(args.root)
+    dest = Path(args.dest) if args.dest else None
+    written = course.release(root, dest, args.assignment or None)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _grade_and_report(
+    work: Path, jobs: list[tuple[str, str]], args: argparse.Namespace, out: Path | None
+) -> list[course.SubmissionResult]:
+    start = time.monotonic()
+    results = course.autograde(work, jobs, workers=args.workers, budget=args.budget)
+    wall = time.monotonic() - start
+    print()
+    print(course.format_table(results))
+    if out is not None:
+        course.write_reports(work, results, out)
+        print(
+            f"grades: {out / 'grades.csv'}  totals: {out / 'totals.csv'}  "
+            f"feedback: {out / 'feedback'}"
+        )
+    per = sum(r.seconds for r in results) / max(1, len(results))
+    print(
+        f"{len(results)} submissions in {wall:.1f}s with {args.workers} workers "
+        f"({per:.1f}s per submission, {wall / max(1, len(results)):.1f}s wall per submission)"
+    )
+    return results
+
+
+def cmd_autograde(args: argparse.Namespace) -> int:
+    root = course.find_course_root(args.root)
+    out = Path(args.out).resolve()
+    with tempfile.TemporaryDirectory(prefix="mytorch-grade-") as tmp:
+        work = Path(args.work).resolve() if args.work else Path(tmp)
+        course.copy_course(root, work)
+        jobs = course.collect_submissions(Path(args.submissions).resolve(), root, work)
+        if not jobs:
+            print("no submissions found", file=sys.stderr)
+            return 1
+        _grade_and_report(work, jobs, args, out)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    root = course.find_course_root(args.root)
+    path = Path(args.notebook).resolve()
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:
+        print(f"{path} is not a readable notebook: {exc}")
+        return 1
+    # Friendly structural checks first: missing graded cells would cost points.
+    problems = []
+    for aid in course.assignment_ids(root):
+        for name, rel in course.release_notebooks(root, aid).items():
+            if name not in path.stem:
+                continue
+            have = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+            for cell in rel.cells:
+                gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+                if gid and gid not in have:
+                    problems.append(f"cell {gid!r} is missing or its metadata was changed")
+    for p in problems:
+        print(f"warning: {p}")
+    res = course.nbgrader(["validate", str(path)], root, timeout=args.timeout)
+    text = "\n".join(
+        ln for ln in res.stdout.splitlines() if not ln.startswith(("[ValidateApp", "[NbGrader"))
+    )
+    print(text.strip() or "(no output)")
+    return 0 if res.returncode == 0 and "VALIDATION FAILED" not in res.stdout else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    root = course.find_course_root(args.root)
+    aids = args.assignment or course.assignment_ids(root)
+    if not aids:
+        print("no assignments in solutions/ yet", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="mytorch-demo-") as tmp:
+        work = course.copy_course(root, Path(tmp))
+        jobs = []
+        for aid in aids:
+            for student, notebooks in samples.demo_samples(work, aid).items():
+                course.place_submission(work, student, aid, notebooks)
+                jobs.append((student, aid))
+        print(
+            f"Demo: grading {len(jobs)} sample submissions (solutions, untouched release, "
+            f"partly wrong, tampering) in a temporary copy of the course: {work}"
+        )
+        out = Path(args.out).resolve() if args.out else None
+        _grade_and_report(work, jobs, args, out)
+        if args.keep:
+            keep = Path(args.keep).resolve()
+            shutil.copytree(work, keep, dirs_exist_ok=True)
+            print(f"kept the work folder in {keep}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mytorch-course", description=__doc__)
+    parser.add_argument("--root", help="course folder (default: found from the cwd)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="regenerate assignments/ from solutions/")
+    p.add_argument("assignment", nargs="*", help="assignment ids (default: all)")
+    p.add_argument("--dest", help="write here instead of assignments/")
+    p.set_defaults(func=cmd_release)
+
+    def grading_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--workers", type=int, default=2, help="parallel nbgrader processes")
+        p.add_argument(
+            "--budget", type=float, default=300.0, help="wall-clock seconds per submission"
+        )
+
+    p = sub.add_parser("autograde", help="grade a folder or LMS zip of submissions")
+    p.add_argument("submissions", help="folder (<student>/<assignment>/<nb>.ipynb, ...) or zip")
+    p.add_argument("--out", default="exports", help="where grades and feedback go")
+    p.add_argument("--work", help="keep the nbgrader work folder here (default: temporary)")
+    grading_options(p)
+    p.set_defaults(func=cmd_autograde)
+
+    p = sub.add_parser("validate", help="check a notebook before submitting it")
+    p.add_argument("notebook")
+    p.add_argument("--timeout", type=float, default=300.0)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("demo", help="grade the bundled sample submissions and print the table")
+    p.add_argument("assignment", nargs="*", help="assignment ids (default: all)")
+    p.add_argument("--out", help="also write grades and feedback here")
+    p.add_argument("--keep", help="copy the work folder here afterwards")
+    grading_options(p)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

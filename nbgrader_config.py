@@ -1,0 +1,103 @@
+"""nbgrader configuration: the repository root is the course directory.
+
+The project's protections live here, so the plain CLI uses them too:
+``nbgrader generate_assignment NAME``, ``nbgrader autograde NAME``,
+``nbgrader generate_feedback NAME`` and ``nbgrader export`` (run from this folder, with the
+venv's ``bin`` on PATH: nbgrader shells out to ``alembic``). See grading/README.md.
+"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+try:  # the nbgrader script's sys.path does not hold the course folder
+    import mytorch.course.preprocessors  # noqa: F401
+except ImportError:
+    sys.path.insert(0, HERE)
+
+from nbconvert.preprocessors import (  # noqa: E402
+    ClearMetadataPreprocessor,
+    CSSHTMLHeaderPreprocessor,
+)
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    ClearOutput,
+    DeduplicateIds,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
+
+from mytorch.course.preprocessors import (  # noqa: E402
+    InjectProbes,
+    RepairMetadata,
+    RobustExecute,
+    ShortenErrors,
+    VerifyProbes,
+)
+
+c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
+
+c.CourseDirectory.root = HERE
+c.CourseDirectory.course_id = "mytorch"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "assignments"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
+# Never copy editor or build debris from solutions/ into the release.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    ".*",
+    "*.gv",
+    "*.gv.svg",
+]
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Small per-cell timeout: a student's infinite loop costs at most this per cell.
+c.Execute.timeout = 30
+c.RobustExecute.timeout = 30
+c.InjectProbes.grading_dir = os.path.join(HERE, "grading")
+c.InjectProbes.max_cell_budget = 20.0
+c.VerifyProbes.grading_dir = os.path.join(HERE, "grading")
+c.RepairMetadata.release_dir = os.path.join(HERE, "assignments")
+
+# A deleted test cell comes back (and is graded) instead of silently scoring nothing.
+c.OverwriteCells.add_missing_cells = True
+
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    RepairMetadata,  # before nbgrader's checks, which reject the whole notebook
+    DeduplicateIds,
+    OverwriteKernelspec,
+    OverwriteCells,
+    CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [
+    InjectProbes,  # graded test cells only emit results on grader-chosen probes
+    RobustExecute,  # a dead kernel costs only the cell that killed it
+    VerifyProbes,  # verdicts computed here, in the grading process
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+
+# Feedback: no hidden test code and no tracebacks (nbgrader shows both by default).
+c.GenerateFeedback.preprocessors = [
+    GetGrades,
+    ClearHiddenTests,
+    ShortenErrors,
+    CSSHTMLHeaderPreprocessor,
+]
