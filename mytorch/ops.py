@@ -37,11 +37,17 @@ class Op:
         raise NotImplementedError(f"{type(self).__name__}.gradient() is not written yet")
 
     def __call__(self, *inputs: Any) -> Tensor:
-        tensors = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
-        data = self.compute(*(t.data for t in tensors))
-        if not isinstance(data, np.ndarray):
+        tensors = tuple([x if isinstance(x, Tensor) else Tensor(x) for x in inputs])
+        data = self.compute(*[t.data for t in tensors])
+        if type(data) is not np.ndarray:
             data = np.asarray(data)
-        requires_grad = _GradMode.enabled and any(t.requires_grad for t in tensors)
+        if not _GradMode.enabled:
+            return Tensor._wrap(data)
+        requires_grad = False
+        for t in tensors:
+            if t.requires_grad:
+                requires_grad = True
+                break
         out = Tensor._wrap(data, requires_grad)
         if requires_grad:
             if not self.returns_view:
@@ -436,6 +442,11 @@ class MatMul(Op):
 
     def gradient(self, out_grad, node):
         a, b = node.inputs
+        if a.ndim == 2 and b.ndim == 2:  # the common case, without reshapes
+            return (
+                out_grad @ b.T if a.requires_grad else None,
+                a.T @ out_grad if b.requires_grad else None,
+            )
         # View 1-D operands as matrices, as numpy does, then undo it at the end.
         a2 = a.reshape((1, a.shape[0])) if a.ndim == 1 else a
         b2 = b.reshape((b.shape[0], 1)) if b.ndim == 1 else b
@@ -595,16 +606,31 @@ def _getitem(self: Tensor, index: Any) -> Tensor:
     return GetItem(index)(self)
 
 
-Tensor.__add__ = lambda self, other: _binary(_ADD, self, other)
-Tensor.__radd__ = lambda self, other: _binary(_ADD, other, self)
-Tensor.__sub__ = lambda self, other: _binary(_SUB, self, other)
-Tensor.__rsub__ = lambda self, other: _binary(_SUB, other, self)
-Tensor.__mul__ = lambda self, other: _binary(_MUL, self, other)
-Tensor.__rmul__ = lambda self, other: _binary(_MUL, other, self)
-Tensor.__truediv__ = lambda self, other: _binary(_DIV, self, other)
-Tensor.__rtruediv__ = lambda self, other: _binary(_DIV, other, self)
-Tensor.__matmul__ = lambda self, other: _binary(_MATMUL, self, other)
-Tensor.__rmatmul__ = lambda self, other: _binary(_MATMUL, other, self)
+def _operator(op: Op, reflected: bool = False) -> Any:
+    """Make a Tensor operator method; constants take the tensor's dtype (never upcast)."""
+    if reflected:
+
+        def method(self: Tensor, other: Any) -> Tensor:
+            return op(other if isinstance(other, Tensor) else _lift(other, self), self)
+
+    else:
+
+        def method(self: Tensor, other: Any) -> Tensor:
+            return op(self, other if isinstance(other, Tensor) else _lift(other, self))
+
+    return method
+
+
+Tensor.__add__ = _operator(_ADD)
+Tensor.__radd__ = _operator(_ADD, reflected=True)
+Tensor.__sub__ = _operator(_SUB)
+Tensor.__rsub__ = _operator(_SUB, reflected=True)
+Tensor.__mul__ = _operator(_MUL)
+Tensor.__rmul__ = _operator(_MUL, reflected=True)
+Tensor.__truediv__ = _operator(_DIV)
+Tensor.__rtruediv__ = _operator(_DIV, reflected=True)
+Tensor.__matmul__ = _operator(_MATMUL)
+Tensor.__rmatmul__ = _operator(_MATMUL, reflected=True)
 Tensor.__pow__ = lambda self, other: power(self, other)
 Tensor.__rpow__ = lambda self, other: _binary(Pow(), other, self)
 Tensor.__neg__ = lambda self: _NEG(self)

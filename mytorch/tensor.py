@@ -305,15 +305,12 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
-    )
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    if extra:
-        grad = grad.reshape(shape)
-    elif grad.shape != shape:
-        grad = grad.reshape(shape)
+    leading = tuple(range(extra))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+    if leading:  # axes that broadcasting prepended: sum them away
+        grad = grad.sum(axis=leading)
+    if stretched:  # axes of length 1 that broadcasting stretched: sum, keep the 1
+        grad = grad.sum(axis=stretched, keepdims=True)
     return grad
 
 

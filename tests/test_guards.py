@@ -1,0 +1,128 @@
+"""Each guard fires with a message that names the op, the input and the shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mytorch as mt
+from mytorch.ops import Op
+
+
+def run(op: Op, *arrays) -> None:
+    inputs = [mt.Tensor(a, requires_grad=True) for a in arrays]
+    op(*inputs).sum().backward()
+
+
+class TooFewGradients(Op):
+    def compute(self, a, b):
+        return a * b
+
+    def gradient(self, out_grad, node):
+        return out_grad * node.inputs[1]  # forgot the second input
+
+
+class WrongShape(Op):
+    def compute(self, a, b):
+        return a @ b
+
+    def gradient(self, out_grad, node):
+        a, b = node.inputs
+        return b @ out_grad.T, a.T @ out_grad  # (3, 2) for a (2, 3): transposed result
+
+
+class WrongDtype(Op):
+    def compute(self, a):
+        return 2 * a
+
+    def gradient(self, out_grad, node):
+        return (mt.Tensor(2 * out_grad.data.astype(np.float64)),)
+
+
+class NotFinite(Op):
+    def compute(self, a):
+        return np.sqrt(a)
+
+    def gradient(self, out_grad, node):
+        return (out_grad * 0.5 / node,)  # infinite at a == 0
+
+
+class Aliasing(Op):
+    def compute(self, a):
+        a += 1.0  # modifies its input in place and returns it
+        return a
+
+    def gradient(self, out_grad, node):
+        return (out_grad,)
+
+
+class ReturnsNone(Op):
+    def compute(self, a):
+        return a * 2
+
+    def gradient(self, out_grad, node):
+        return (None,)
+
+
+def test_wrong_number_of_gradients():
+    with pytest.raises(
+        mt.GradientError, match=r"TooFewGradients.gradient\(\) returned 1 gradient.* 2 input"
+    ):
+        run(TooFewGradients(), np.ones(3), np.ones(3))
+
+
+def test_wrong_shape_names_op_input_and_both_shapes():
+    with pytest.raises(mt.GradientError) as info:
+        run(WrongShape(), np.ones((2, 3)), np.ones((3, 4)))
+    message = str(info.value)
+    assert "WrongShape" in message and "input 0" in message
+    assert "(3, 2)" in message and "(2, 3)" in message
+
+
+def test_wrong_dtype():
+    x = mt.Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    with pytest.raises(mt.GradientError, match=r"WrongDtype.*dtype float64 for input 0.*float32"):
+        WrongDtype()(x).sum().backward()
+
+
+def test_non_finite_gradient_names_the_op():
+    with pytest.raises(
+        mt.GradientError, match=r"NotFinite.gradient\(\) returned a non-finite value.*input 0"
+    ):
+        run(NotFinite(), np.array([0.0, 1.0]))
+
+
+def test_non_finite_found_even_when_it_is_not_the_last_op():
+    x = mt.Tensor(np.array([0.0, 4.0]), requires_grad=True)
+    with pytest.raises(mt.GradientError, match="NotFinite"):
+        (mt.exp(NotFinite()(x)) * 3.0).sum().backward()
+    assert x.grad is None  # nothing half-accumulated
+
+
+def test_output_aliasing_input_is_rejected():
+    with pytest.raises(
+        mt.GradientError,
+        match=r"Aliasing.compute\(\) returned an array that shares memory with input 0",
+    ):
+        Aliasing()(mt.Tensor(np.ones(3), requires_grad=True))
+
+
+def test_none_for_an_input_that_needs_a_gradient():
+    with pytest.raises(
+        mt.GradientError, match=r"ReturnsNone.gradient\(\) returned None for input 0"
+    ):
+        run(ReturnsNone(), np.ones(2))
+
+
+def test_broadcast_shaped_gradient_is_reduced_centrally():
+    class LazyAdd(Op):
+        def compute(self, a, b):
+            return a + b
+
+        def gradient(self, out_grad, node):
+            return out_grad, out_grad  # the engine sums b's gradient back to b's shape
+
+    a = mt.Tensor(np.ones((4, 3)), requires_grad=True)
+    b = mt.Tensor(np.ones(3), requires_grad=True)
+    (LazyAdd()(a, b) * mt.Tensor(np.arange(12.0).reshape(4, 3))).sum().backward()
+    np.testing.assert_array_equal(b.grad.data, np.arange(12.0).reshape(4, 3).sum(axis=0))
