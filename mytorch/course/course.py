@@ -549,3 +549,22 @@ def format_table(results: list[SubmissionResult], reasons: bool = True) -> str:
                     lines.append(f"  {r.student}: note: {note[:150]}")
         lines.append("")
     return "\n".join(lines)
+
+
+def grade_notebooks(
+    root: Path,
+    submissions: dict[tuple[str, str], dict[str, Any]],
+    work: Path,
+    workers: int = 2,
+    budget: float = 300.0,
+    progress: bool = False,
+) -> dict[tuple[str, str], SubmissionResult]:
+    """Grade in-memory submissions ((student, assignment) -> {notebook name: nb or Path}) in a
+    fresh copy of the course at ``work``; used by the demo and the tests."""
+    copy_course(root, work)
+    for (student, aid), notebooks in submissions.items():
+        place_submission(work, student, aid, notebooks)
+    results = autograde(
+        work, sorted(submissions), workers=workers, budget=budget, progress=progress
+    )
+    return {(r.student, r.assignment): r for r in results}

@@ -1,0 +1,23 @@
+"""Fixtures for the course-pipeline tests: a toy course and helpers to grade submissions."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mytorch.course import course
+
+REPO = Path(__file__).resolve().parents[2]
+TOY = Path(__file__).resolve().parent / "fixtures" / "toy"
+
+
+@pytest.fixture(scope="session")
+def toy_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny course (numpy only) with the repository's nbgrader_config.py, released."""
+    root = tmp_path_factory.mktemp("toy-course")
+    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(TOY, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    course.release(root)
+    return root
