@@ -41,18 +41,17 @@ class Op:
         data = self.compute(*[t.data for t in tensors])
         if type(data) is not np.ndarray:
             data = np.asarray(data)
-        if not _GradMode.enabled:
+        if not _GradMode.enabled:  # evaluation and plain backward: no bookkeeping at all
             return Tensor._wrap(data)
-        requires_grad = False
         for t in tensors:
             if t.requires_grad:
-                requires_grad = True
                 break
-        out = Tensor._wrap(data, requires_grad)
-        if requires_grad:
-            if not self.returns_view:
-                self._check_no_alias(data, tensors)
-            out.record = tape.add_operation(self, tensors, out)
+        else:
+            return Tensor._wrap(data)
+        if not self.returns_view:
+            self._check_no_alias(data, tensors)
+        out = Tensor._wrap(data, True)
+        out.record = tape.add_operation(self, tensors, out)
         return out
 
     def _check_no_alias(self, data: np.ndarray, tensors: tuple[Tensor, ...]) -> None:
@@ -271,7 +270,7 @@ class Sum(Op):
         self.axis, self.keepdims = axis, keepdims
 
     def compute(self, a):
-        return np.sum(a, axis=self.axis, keepdims=self.keepdims)
+        return a.sum(axis=self.axis, keepdims=self.keepdims)
 
     def gradient(self, out_grad, node):
         shape = node.inputs[0].shape
@@ -283,7 +282,7 @@ class Mean(Op):
         self.axis, self.keepdims = axis, keepdims
 
     def compute(self, a):
-        return np.mean(a, axis=self.axis, keepdims=self.keepdims)
+        return a.mean(axis=self.axis, keepdims=self.keepdims)
 
     def gradient(self, out_grad, node):
         shape = node.inputs[0].shape
@@ -299,7 +298,7 @@ class Max(Op):
         self.axis, self.keepdims = axis, keepdims
 
     def compute(self, a):
-        return np.max(a, axis=self.axis, keepdims=self.keepdims)
+        return a.max(axis=self.axis, keepdims=self.keepdims)
 
     def gradient(self, out_grad, node):
         (a,) = node.inputs
@@ -360,7 +359,7 @@ class Reshape(Op):
         self.shape = shape
 
     def compute(self, a):
-        return np.reshape(a, self.shape)
+        return a.reshape(self.shape)
 
     def gradient(self, out_grad, node):
         return (out_grad.reshape(node.inputs[0].shape),)
@@ -375,7 +374,7 @@ class Transpose(Op):
         self.axes = axes
 
     def compute(self, a):
-        return np.transpose(a, self.axes)
+        return a.transpose(self.axes)
 
     def gradient(self, out_grad, node):
         if self.axes is None:

@@ -25,6 +25,7 @@ Lifecycle (documented in the book's engine chapter and tested in tests/test_life
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import weakref
 from collections.abc import Iterator, Sequence
@@ -106,25 +107,31 @@ class OperationList:
 
     def __init__(self) -> None:
         self._refs: list[weakref.ref] = []
+        self._seqs: list[int] = []  # sequence numbers of _refs, to find a loss's place fast
         self._seq = itertools.count()
         self._prune_at = 1024
 
     def add_operation(self, op: Op, inputs: tuple[Tensor, ...], output: Tensor) -> Operation:
         record = Operation(op, inputs, weakref.ref(output), output.slot, next(self._seq))
         self._refs.append(weakref.ref(record))
+        self._seqs.append(record.seq)
         if len(self._refs) >= self._prune_at:
             self.prune()
         return record
 
     def prune(self) -> None:
-        self._refs = [ref for ref in self._refs if ref() is not None]
+        """Drop references to records whose tensors are gone."""
+        live = [(ref, seq) for ref, seq in zip(self._refs, self._seqs, strict=True) if ref()]
+        self._refs = [ref for ref, _ in live]
+        self._seqs = [seq for _, seq in live]
         self._prune_at = max(1024, 2 * len(self._refs))
 
     def reversed_from(self, seq: int) -> Iterator[Operation]:
         """Live records with sequence number <= seq, newest first."""
-        for ref in reversed(self._refs):
-            record = ref()
-            if record is not None and record.seq <= seq:
+        refs = self._refs
+        for position in range(bisect.bisect_right(self._seqs, seq) - 1, -1, -1):
+            record = refs[position]()
+            if record is not None:
                 yield record
 
     def __iter__(self) -> Iterator[Operation]:
@@ -139,6 +146,7 @@ class OperationList:
     def clear(self) -> None:
         """Forget all records (tensors keep their own graphs; this only empties the list)."""
         self._refs.clear()
+        self._seqs.clear()
 
 
 tape = OperationList()
@@ -344,7 +352,8 @@ def _checked_gradients(record: Operation, grads: Any, check_finite: bool) -> lis
             "(use None for an input that needs no gradient)."
         )
     checked: list[Tensor | None] = []
-    for index, (inp, grad) in enumerate(zip(inputs, grads, strict=True)):
+    for index, inp in enumerate(inputs):
+        grad = grads[index]
         if not inp.requires_grad:
             checked.append(None)
             continue
@@ -353,8 +362,9 @@ def _checked_gradients(record: Operation, grads: Any, check_finite: bool) -> lis
                 f"{op_name}.gradient() returned None for input {index} (shape {inp.shape}), "
                 "but that input requires a gradient."
             )
-        grad = _as_grad_tensor(grad, inp)
-        if grad.shape != inp.shape:
+        if type(grad) is not Tensor:
+            grad = _as_grad_tensor(grad, inp)
+        if grad.data.shape != inp.data.shape:
             if _broadcastable_to(inp.shape, grad.shape):
                 grad = unbroadcast(grad, inp.shape)
             else:
@@ -363,7 +373,7 @@ def _checked_gradients(record: Operation, grads: Any, check_finite: bool) -> lis
                     f"input {index}, whose shape is {inp.shape}. A gradient must have the "
                     "same shape as its input (did you forget a transpose or a sum?)."
                 )
-        if grad.dtype != inp.dtype:
+        if grad.data.dtype != inp.data.dtype:
             raise GradientError(
                 f"{op_name}.gradient() returned dtype {grad.dtype} for input {index} "
                 f"(shape {inp.shape}), whose dtype is {inp.dtype}. Keep the input's dtype "
