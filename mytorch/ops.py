@@ -55,10 +55,13 @@ class Op:
         return out
 
     def _check_no_alias(self, data: np.ndarray, tensors: tuple[Tensor, ...]) -> None:
-        # An output sharing memory with an input means compute() returned or modified its
-        # input in place: the input's value (needed by gradient()) would be corrupted.
+        # An output that is an input, or a view of one, means compute() returned (and maybe
+        # modified in place) its input: the value gradient() needs would be corrupted.
+        # Comparing the arrays that own the memory is enough, and much cheaper than
+        # np.may_share_memory on every recorded op.
+        owner = data if data.base is None else data.base
         for index, t in enumerate(tensors):
-            if data is t.data or np.may_share_memory(data, t.data):
+            if owner is t.data or owner is t.data.base:
                 raise GradientError(
                     f"{type(self).__name__}.compute() returned an array that shares memory "
                     f"with input {index} (shape {t.shape}). Return a new array (e.g. "

@@ -126,3 +126,19 @@ def test_broadcast_shaped_gradient_is_reduced_centrally():
     b = mt.Tensor(np.ones(3), requires_grad=True)
     (LazyAdd()(a, b) * mt.Tensor(np.arange(12.0).reshape(4, 3))).sum().backward()
     np.testing.assert_array_equal(b.grad.data, np.arange(12.0).reshape(4, 3).sum(axis=0))
+
+
+class ReturnsAView(Op):
+    def compute(self, a):
+        return a[::-1]  # a view of the input, but the op does not declare returns_view
+
+    def gradient(self, out_grad, node):
+        return (out_grad[::-1],)
+
+
+def test_output_that_is_a_view_of_an_input_is_rejected():
+    x = mt.Tensor(np.arange(4.0), requires_grad=True)
+    with pytest.raises(mt.GradientError, match="ReturnsAView.*shares memory with input 0"):
+        ReturnsAView()(x)
+    with pytest.raises(mt.GradientError, match="ReturnsAView.*shares memory with input 0"):
+        ReturnsAView()(x.reshape(2, 2).reshape(4))  # the input itself is a view
