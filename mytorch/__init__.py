@@ -45,6 +45,7 @@ from .tensor import (
     is_grad_enabled,
     no_grad,
     tape,
+    trace_backward,
     unbroadcast,
 )
 
@@ -92,6 +93,7 @@ __all__ = [
     "tanh",
     "tape",
     "tape_summary",
+    "trace_backward",
     "transpose",
     "unbroadcast",
 ]

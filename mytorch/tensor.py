@@ -28,7 +28,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -447,6 +447,7 @@ def _reverse_walk(
     retain_grad: bool,
     check_finite: bool,
     record_norms: bool = False,
+    observer: Callable[[Operation, MemoryBuffer], None] | None = None,
 ) -> list[tuple[Tensor, Tensor]]:
     buffer = MemoryBuffer()
     leaf_spots: dict[int, tuple[Tensor, Tensor]] = {}
@@ -477,6 +478,8 @@ def _reverse_walk(
                 for inp, grad in zip(record.inputs, grads, strict=True):
                     if grad is not None:
                         deliver(inp, grad)
+                if observer is not None:
+                    observer(record, buffer)
                 if not buffer:
                     break
     return list(leaf_spots.values())
@@ -507,3 +510,30 @@ def grad(
         g = leaf_grads.get(x.slot)
         results.append(g if g is not None else Tensor._wrap(np.zeros_like(x.data)))
     return results
+
+
+@dataclass
+class BufferSnapshot:
+    """The memory buffer right after one op's gradient() ran during backward."""
+
+    step: int
+    op: str
+    spots: dict[int, tuple[int, ...]]  # slot -> shape of the gradient held there
+    bytes: int
+
+
+def trace_backward(output: Tensor, out_grad: Any = None) -> list[BufferSnapshot]:
+    """Run a backward pass and record how the memory buffer fills and empties.
+
+    Nothing's ``.grad`` is touched. Useful for pictures of the reverse walk.
+    """
+    snapshots: list[BufferSnapshot] = []
+
+    def observe(record: Operation, buffer: MemoryBuffer) -> None:
+        spots = {slot: g.shape for slot, g in buffer.spots.items()}
+        size = sum(g.data.nbytes for g in buffer.spots.values())
+        snapshots.append(BufferSnapshot(len(snapshots) + 1, repr(record.op), spots, size))
+
+    seed = _seed_gradient(output, out_grad)
+    _reverse_walk(output, seed, False, False, False, observer=observe)
+    return snapshots

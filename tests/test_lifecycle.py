@@ -87,3 +87,16 @@ def test_tape_summary_lists_ops_shapes_and_gradient_norms():
     assert np.isclose(matmul.out_grad_norm, expected_out_norm)
     assert "MatMul" in str(summary) and "<table>" in summary._repr_html_()
     assert x.grad is None  # the summary does not touch .grad
+
+
+def test_trace_backward_shows_the_buffer_filling_and_emptying():
+    x = mt.Tensor([1.0, 2.0], requires_grad=True)
+    a = mt.exp(x)  # op 1
+    b = a * a  # op 2: a is used twice, one spot receives both gradients
+    loss = b.sum()  # op 3
+    trace = mt.trace_backward(loss)
+    assert [s.op for s in trace] == ["Sum", "Mul", "Exp"]
+    assert trace[0].spots == {b.slot: (2,)}  # Sum handed its gradient to b's spot
+    assert trace[1].spots == {a.slot: (2,)}  # b's spot freed, a's spot holds the sum
+    assert trace[2].spots == {} and trace[2].bytes == 0  # x is a leaf: nothing left
+    assert x.grad is None
