@@ -24,10 +24,16 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def _grade_and_report(
-    work: Path, jobs: list[tuple[str, str]], args: argparse.Namespace, out: Path | None
+    work: Path,
+    jobs: list[tuple[str, str]],
+    args: argparse.Namespace,
+    out: Path | None,
+    prepare: bool = True,
 ) -> list[course.SubmissionResult]:
     start = time.monotonic()
-    results = course.autograde(work, jobs, workers=args.workers, budget=args.budget)
+    results = course.autograde(
+        work, jobs, workers=args.workers, budget=args.budget, prepare=prepare
+    )
     wall = time.monotonic() - start
     print()
     print(course.format_table(results))
@@ -96,6 +102,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="mytorch-demo-") as tmp:
         work = course.copy_course(root, Path(tmp))
+        course.prepare_course(work, aids)  # the release the samples start from, and the gradebook
         jobs = []
         for aid in aids:
             for student, notebooks in samples.demo_samples(work, aid).items():
@@ -106,7 +113,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"partly wrong, tampering) in a temporary copy of the course: {work}"
         )
         out = Path(args.out).resolve() if args.out else None
-        _grade_and_report(work, jobs, args, out)
+        _grade_and_report(work, jobs, args, out, prepare=False)
         if args.keep:
             keep = Path(args.keep).resolve()
             shutil.copytree(work, keep, dirs_exist_ok=True)

@@ -441,20 +441,27 @@ def fill_scores(work: Path, results: list[SubmissionResult]) -> None:
                     res.parts.append(PartResult(cell.name, score, float(cell.max_score), reason))
 
 
+def prepare_course(work: Path, ids: Iterable[str]) -> None:
+    """Fill the work copy's gradebook (and its release) from the source notebooks."""
+    for aid in ids:
+        res = nbgrader(["generate_assignment", aid, "--force"], work)
+        if res.returncode != 0:
+            raise RuntimeError(f"nbgrader generate_assignment {aid} failed:\n{res.stdout}")
+
+
 def autograde(
     work: Path,
     jobs: list[tuple[str, str]],
     workers: int = 2,
     budget: float = 300.0,
     progress: bool = True,
+    prepare: bool = True,
 ) -> list[SubmissionResult]:
     """Grade ``jobs`` ((student, assignment) pairs laid out in ``work/submitted``)."""
     from tqdm import tqdm
 
-    for aid in sorted({aid for _, aid in jobs}):  # fill the gradebook from the source
-        res = nbgrader(["generate_assignment", aid, "--force"], work)
-        if res.returncode != 0:
-            raise RuntimeError(f"nbgrader generate_assignment {aid} failed:\n{res.stdout}")
+    if prepare:
+        prepare_course(work, sorted({aid for _, aid in jobs}))
     results: list[SubmissionResult] = []
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(grade_one, work, s, a, budget) for s, a in jobs]
@@ -543,8 +550,9 @@ def format_table(results: list[SubmissionResult], reasons: bool = True) -> str:
             for r in rows:
                 for p in r.parts:
                     if p.reason and p.score < p.max_score:
-                        first = p.reason.strip().splitlines()[0][:150]
-                        lines.append(f"  {r.student} / {p.part}: {first}")
+                        short = " ".join(p.reason.split())
+                        short = short if len(short) <= 200 else short[:197] + "..."
+                        lines.append(f"  {r.student} / {p.part}: {short}")
                 for note in r.notes:
                     lines.append(f"  {r.student}: note: {note[:150]}")
         lines.append("")

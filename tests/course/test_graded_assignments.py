@@ -1,0 +1,98 @@
+"""The real assignments through real nbgrader: every assignment in solutions/ that has a
+grading file. One parallel batch per assignment: the solutions, the untouched release, a
+tampering notebook and every known-wrong variant from grading/mutants/<id>.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mytorch.course import course, samples
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
+
+REPO = Path(__file__).resolve().parents[2]
+ASSIGNMENTS = [
+    aid
+    for aid in (course.assignment_ids(REPO) if (REPO / "solutions").is_dir() else [])
+    if (REPO / "grading" / f"{aid}.py").is_file()
+]
+
+
+def scores(result: course.SubmissionResult) -> dict[str, float]:
+    return {p.part: p.score for p in result.parts}
+
+
+def full(result: course.SubmissionResult) -> dict[str, float]:
+    return {p.part: p.max_score for p in result.parts}
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS or [pytest.param(None, marks=pytest.mark.skip)])
+def graded(request, tmp_path_factory: pytest.TempPathFactory):
+    aid = request.param
+    root = tmp_path_factory.mktemp(f"course-{aid}")
+    course.copy_course(REPO, root)
+    course.release(root, ids=[aid])  # grade against the release of the current solutions
+    cases = {
+        "solutions": samples.solved(root, aid),
+        "release": samples.release_notebooks(root, aid),
+        "tampering": samples.tampering(root, aid),
+    }
+    for part, variants in course.load_mutants(root, aid).items():
+        for variant, code in variants.items():
+            cases[f"mutant--{part}--{variant}"] = samples.with_mutant(root, aid, part, code)
+    work = tmp_path_factory.mktemp(f"work-{aid}")
+    results = course.grade_notebooks(
+        root, {(s, aid): nbs for s, nbs in cases.items()}, work, workers=2, budget=300
+    )
+    return aid, work, {s: results[(s, aid)] for s in cases}
+
+
+def test_solutions_score_full_marks(graded) -> None:
+    aid, _, res = graded
+    r = res["solutions"]
+    assert scores(r) == full(r), [(p.part, p.reason) for p in r.parts]
+    assert r.max_score > 0
+
+
+def test_release_runs_top_to_bottom_and_scores_zero(graded) -> None:
+    _, _, res = graded
+    r = res["release"]
+    assert r.score == 0 and not r.notes, r.notes
+
+
+def test_tampering_scores_zero(graded) -> None:
+    _, _, res = graded
+    assert res["tampering"].score == 0
+
+
+def test_every_part_has_known_wrong_variants_that_lose_exactly_it(graded) -> None:
+    aid, _, res = graded
+    parts = set(full(res["solutions"]))
+    mutated = {s.split("--")[1] for s in res if s.startswith("mutant--")}
+    assert mutated == parts, f"parts without mutants: {sorted(parts - mutated)}"
+    wrong = []
+    for student, r in res.items():
+        if not student.startswith("mutant--"):
+            continue
+        part = student.split("--")[1]
+        want = {p: (0.0 if p == part else m) for p, m in full(r).items()}
+        if scores(r) != want:
+            wrong.append((student, scores(r), [x.reason[:200] for x in r.parts if x.reason]))
+    assert not wrong, wrong
+
+
+def test_feedback_has_no_hidden_tests(graded) -> None:
+    _, work, res = graded
+    files = list((work / "feedback").rglob("*.html"))
+    assert len(files) >= len(res)
+    for html in files:
+        text = html.read_text()
+        for secret in (
+            "BEGIN HIDDEN TESTS",
+            "graded outside your kernel",
+            "MYTORCH-PROBE",
+            "def run(",
+        ):
+            assert secret not in text, (html, secret)

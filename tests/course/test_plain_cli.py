@@ -1,0 +1,80 @@
+"""The plain nbgrader CLI works from the course root with the project's protections, and
+`mytorch-course autograde` takes an LMS-style zip."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from mytorch.course import course, samples
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
+
+AID = "00-toy"
+
+
+def nbg(*args: str, cwd: Path) -> str:
+    res = subprocess.run(
+        ["nbgrader", *args], cwd=cwd, env=course.nbgrader_env(), capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout + res.stderr
+
+
+def test_plain_nbgrader_commands(toy_root: Path, tmp_path: Path) -> None:
+    work = course.copy_course(toy_root, tmp_path / "course")
+    nbg("generate_assignment", AID, "--force", cwd=work)
+    good = samples.solved(work, AID)
+    bad = samples.tampering(work, AID)
+    course.place_submission(work, "alice", AID, good)
+    course.place_submission(work, "mallory", AID, bad)
+    nbg("autograde", AID, cwd=work)
+    nbg("generate_feedback", AID, cwd=work)
+    nbg("export", cwd=work)
+    with open(work / "grades.csv") as fh:
+        rows = {r["student_id"]: float(r["score"]) for r in csv.DictReader(fh)}
+    assert rows == {"alice": 25.0, "mallory": 0.0}
+    html = (work / "feedback" / "alice" / AID / f"{AID}.html").read_text()
+    assert "OK: part passed" in html and "HIDDEN TESTS" not in html
+
+
+def test_cli_autograde_from_lms_zip_and_validate(toy_root: Path, tmp_path: Path) -> None:
+    good = samples.solved(toy_root, AID)[AID]
+    import nbformat
+
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(f"alice_1234_5678_{AID}.ipynb", nbformat.writes(good))
+        zf.writestr(f"bob_999_{AID}.ipynb", "{ this is not json")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "mytorch.course.cli", "--root", str(toy_root)]
+    res = subprocess.run(
+        [*cmd, "autograde", str(archive), "--out", str(out), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        env=course.nbgrader_env(),
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "alice" in res.stdout and "25/25" in res.stdout
+    with open(out / "totals.csv") as fh:
+        totals = {r["student"]: float(r["score"]) for r in csv.DictReader(fh)}
+    assert totals == {"alice": 25.0, "bob": 0.0}
+    assert (out / "feedback" / "alice" / AID / f"{AID}.html").is_file()
+
+    nb_path = tmp_path / f"{AID}.ipynb"
+    nb_path.write_text(nbformat.writes(good))
+    ok = subprocess.run(
+        [*cmd, "validate", str(nb_path)], capture_output=True, text=True, env=course.nbgrader_env()
+    )
+    assert ok.returncode == 0, ok.stdout
+    stub = tmp_path / f"stub-{AID}.ipynb"
+    stub.write_bytes((toy_root / "assignments" / AID / f"{AID}.ipynb").read_bytes())
+    bad = subprocess.run(
+        [*cmd, "validate", str(stub)], capture_output=True, text=True, env=course.nbgrader_env()
+    )
+    assert bad.returncode != 0 and "NotImplementedError" in bad.stdout

@@ -1,0 +1,64 @@
+"""`mytorch-course release`: deterministic, and the committed assignments/ is not stale."""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mytorch.course import course
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def test_committed_assignments_are_in_sync_with_solutions(tmp_path: Path) -> None:
+    ids = course.assignment_ids(REPO) if (REPO / "solutions").is_dir() else []
+    if not ids:
+        pytest.skip("no assignments yet")
+    course.release(REPO, tmp_path / "assignments", ids)
+    fresh = _tree(tmp_path / "assignments")
+    committed = _tree(REPO / "assignments")
+    stale = sorted(k for k in fresh if committed.get(k) != fresh[k])
+    extra = sorted(set(committed) - set(fresh))
+    assert (
+        not stale and not extra
+    ), f"assignments/ is stale (run `make release`): changed {stale}, not generated {extra}"
+
+
+def test_release_is_deterministic_and_strips_solutions(toy_root: Path, tmp_path: Path) -> None:
+    first = _tree(toy_root / "assignments")
+    subprocess.run(
+        [sys.executable, "-m", "mytorch.course.cli", "--root", str(toy_root), "release"],
+        check=True,
+        capture_output=True,
+        env=course.nbgrader_env(),
+    )
+    assert _tree(toy_root / "assignments") == first
+    text = (toy_root / "assignments" / "00-toy" / "00-toy.ipynb").read_text()
+    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
+    assert "raise NotImplementedError()" in text and "2 * np.asarray(x)" not in text
+    assert not (toy_root / "gradebook.db").exists()  # the release ran in a temporary copy
+    shutil.rmtree(tmp_path, ignore_errors=True)
+    assert filecmp.cmp(toy_root / "nbgrader_config.py", REPO / "nbgrader_config.py", shallow=False)
+
+
+def test_wheel_excludes_grading_and_solutions() -> None:
+    # setuptools' package discovery: only mytorch* packages (grading/ is instructor-only)
+    import tomllib
+
+    cfg = tomllib.loads((REPO / "pyproject.toml").read_text())
+    include = cfg["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert include == ["mytorch*"]
+    assert not (REPO / "mytorch" / "grading").exists()
