@@ -7,8 +7,9 @@ scripts/setup.sh --browser) driven by the Python `playwright` package; we never 
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -43,24 +44,35 @@ def built_book(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Build the book from scratch (every cell executed) into a temporary folder.
 
     Always a fresh build, never book/_build: a stale build could hide a broken chapter.
+    The build is made once per test run and shared by all xdist workers (a file lock
+    guards it), so the tests stay correct and cheap however the workers split them.
     Returns the HTML folder, the build log, the exit status and the wall time.
     """
-    out = tmp_path_factory.mktemp("book-build")
-    start = time.monotonic()
-    proc = subprocess.run(
-        [jupyter_book_exe(), "build", str(BOOK), "--path-output", str(out),
-         "--warningiserror", "--keep-going"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )  # fmt: skip
-    return {
-        "html": out / "_build" / "html",
-        "log": proc.stdout + proc.stderr,
-        "returncode": proc.returncode,
-        "seconds": time.monotonic() - start,
-    }
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, common to every worker
+    out = base / "book-build"
+    result_file = base / "book-build.json"
+    with open(base / "book-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not result_file.exists():
+            start = time.monotonic()
+            proc = subprocess.run(
+                [jupyter_book_exe(), "build", str(BOOK), "--path-output", str(out),
+                 "--warningiserror", "--keep-going"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )  # fmt: skip
+            result = {
+                "log": proc.stdout + proc.stderr,
+                "returncode": proc.returncode,
+                "seconds": time.monotonic() - start,
+            }
+            result_file.write_text(json.dumps(result))
+        result = json.loads(result_file.read_text())
+    return {**result, "html": out / "_build" / "html"}
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +117,3 @@ def block_network(page, log: PageLog, allow_hosts: tuple[str, ...] = ()) -> None
     page.route("**/*", route)
     page.on("requestfailed", lambda r: log.failed.append(r.url))
     page.on("pageerror", lambda e: log.errors.append(str(e)))
-
-
-def have_dot() -> bool:
-    return shutil.which("dot") is not None
