@@ -32,7 +32,7 @@ def _grade_and_report(
 ) -> list[course.SubmissionResult]:
     start = time.monotonic()
     results = course.autograde(
-        work, jobs, workers=args.workers, budget=args.budget, prepare=prepare
+        work, jobs, workers=args.workers, budget=args.budget, prepare=prepare, batch=args.batch
     )
     wall = time.monotonic() - start
     print()
@@ -45,7 +45,8 @@ def _grade_and_report(
         )
     per = sum(r.seconds for r in results) / max(1, len(results))
     print(
-        f"{len(results)} submissions in {wall:.1f}s with {args.workers} workers "
+        f"{len(results)} submissions in {wall:.1f}s with {args.workers} workers, "
+        f"batch {args.batch} "
         f"({per:.1f}s per submission, {wall / max(1, len(results)):.1f}s wall per submission)"
     )
     return results
@@ -135,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--workers", type=int, default=2, help="parallel nbgrader processes")
         p.add_argument(
             "--budget", type=float, default=300.0, help="wall-clock seconds per submission"
+        )
+        p.add_argument(
+            "--batch",
+            type=int,
+            default=1,
+            help="students per nbgrader process (1: one process per student, most isolated)",
         )
 
     p = sub.add_parser("autograde", help="grade a folder or LMS zip of submissions")

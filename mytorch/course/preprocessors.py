@@ -87,24 +87,26 @@ _EMITTER = """\
 # Grader probe cell for part {grade_id!r}: it runs your code on the grader's inputs and
 # prints the results; the grading itself happens outside this kernel.
 def _mytorch_probe_cell():
-    import contextlib, io, json, signal, time
+    # Builtins are reached through the module: a student's global named `min` or `type`
+    # (legal, and common) must not break grading.
+    import builtins as B, contextlib, io, json, signal, time
     probes = json.loads({probes!r})
-    namespace = dict(globals())
-    exec(compile({driver!r}, "<grader driver>", "exec"), namespace)
+    namespace = B.dict(B.globals())
+    B.exec(B.compile({driver!r}, "<grader driver>", "exec"), namespace)
     run = namespace["run"]
 
-    class ProbeTimeout(BaseException):
+    class ProbeTimeout(B.BaseException):
         pass
 
     def on_alarm(signum, frame):
         raise ProbeTimeout()
 
     def encode(obj):
-        if hasattr(obj, "tolist"):
+        if B.hasattr(obj, "tolist"):
             return obj.tolist()
-        if hasattr(obj, "numpy"):
+        if B.hasattr(obj, "numpy"):
             return obj.numpy().tolist()
-        raise TypeError("result is not JSON-serialisable: " + type(obj).__name__)
+        raise B.TypeError("result is not JSON-serialisable: " + B.type(obj).__name__)
 
     budget, per_probe = {budget!r}, {per_probe!r}
     start = time.monotonic()
@@ -118,7 +120,7 @@ def _mytorch_probe_cell():
                 continue
             sink = io.StringIO()
             try:
-                signal.setitimer(signal.ITIMER_REAL, min(per_probe, left))
+                signal.setitimer(signal.ITIMER_REAL, B.min(per_probe, left))
                 try:
                     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                         value = run(probe)
@@ -126,15 +128,15 @@ def _mytorch_probe_cell():
                     signal.setitimer(signal.ITIMER_REAL, 0)
                 records.append(json.dumps(value, default=encode, allow_nan=True))
             except ProbeTimeout:
-                msg = "TimeoutError: took longer than %.3gs" % min(per_probe, left)
+                msg = "TimeoutError: took longer than %.3gs" % B.min(per_probe, left)
                 records.append(json.dumps({{"error": msg}}))
-            except BaseException as exc:  # the student's error is this probe's result
-                msg = type(exc).__name__ + ": " + str(exc)[:300]
+            except B.BaseException as exc:  # the student's error is this probe's result
+                msg = B.type(exc).__name__ + ": " + B.str(exc)[:300]
                 records.append(json.dumps({{"error": msg}}))
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old_handler)
-    print({marker!r}, {nonce!r}, "[" + ",".join(records) + "]", flush=True)
+    B.print({marker!r}, {nonce!r}, "[" + ",".join(records) + "]", flush=True)
 
 
 _mytorch_probe_cell()

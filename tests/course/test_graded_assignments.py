@@ -44,7 +44,7 @@ def graded(request, tmp_path_factory: pytest.TempPathFactory):
             cases[f"mutant--{part}--{variant}"] = samples.with_mutant(root, aid, part, code)
     work = tmp_path_factory.mktemp(f"work-{aid}")
     results = course.grade_notebooks(
-        root, {(s, aid): nbs for s, nbs in cases.items()}, work, workers=2, budget=300
+        root, {(s, aid): nbs for s, nbs in cases.items()}, work, workers=2, budget=300, batch=6
     )
     return aid, work, {s: results[(s, aid)] for s in cases}
 

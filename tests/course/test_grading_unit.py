@@ -105,7 +105,8 @@ def test_emitter_prints_one_line_and_catches_errors_and_timeouts() -> None:
                 pass
         return np.float64(x) * 2
 
-    ns = {"student": student, "np": np}
+    # globals that shadow builtins must not break the probe cell
+    ns = {"student": student, "np": np, "min": 3, "type": "relu", "dict": None, "print": None}
     driver = "def run(probe):\n    return student(probe)\n"
     text = _emit(driver, [1.0, -1.0, 1000.0, 3.0], ns)
     assert text.count("\n") == 1 and text.startswith(MARKER + " abc ")

@@ -78,6 +78,17 @@ def _cases(root: Path) -> dict[str, dict]:
         "loop-in-function": samples.solved(
             root, AID, {sq: "def square_grad(x, out_grad):\n    while True:\n        pass"}
         ),
+        "loop-top-level": samples.solved(root, AID, {sq: "while True:\n    pass"}),
+        "flood": samples.solved(
+            root,
+            AID,
+            {
+                sq: "for i in range(100_000):\n    print('line', i)\n"
+                "def square_grad(x, out_grad):\n"
+                "    for i in range(10_000):\n        print('inner', i)\n"
+                "    return 2 * np.asarray(x) * np.asarray(out_grad)"
+            },
+        ),
         "exit-in-cell": samples.solved(
             root, AID, {sq: CORRECT_SQUARE + "\nimport os\nos._exit(1)"}
         ),
@@ -146,7 +157,14 @@ def test_stderr_from_correct_answer_keeps_full_marks(graded) -> None:
     assert res["stderr"].score == 25
 
 
-@pytest.mark.parametrize("student", ["loop-in-function", "exit-in-cell", "exit-in-function"])
+def test_flooded_output_from_correct_answer_keeps_full_marks(graded) -> None:
+    _, res = graded
+    assert res["flood"].score == 25
+
+
+@pytest.mark.parametrize(
+    "student", ["loop-in-function", "loop-top-level", "exit-in-cell", "exit-in-function"]
+)
 def test_loops_and_killed_kernels_cost_only_their_part(graded, student: str) -> None:
     _, res = graded
     s = scores(res[student])
