@@ -249,7 +249,7 @@ class ReLU(Op):
 
     def gradient(self, out_grad, node):
         (a,) = node.inputs
-        return (out_grad * _const((a.data > 0).astype(a.dtype)),)
+        return (out_grad * _const(a.data > 0),)  # a bool mask: no float temporary
 
 
 class Maximum(Op):
@@ -460,6 +460,23 @@ class MatMul(Op):
         if b.requires_grad:
             grad_b = unbroadcast(_swap_last(a2) @ g, b2.shape).reshape(b.shape)
         return grad_a, grad_b
+
+
+class Affine(Op):
+    """x @ W + b in one op (what nn.Linear uses): one record instead of two, no un-broadcast."""
+
+    def compute(self, x, weight, bias):
+        out = x @ weight
+        out += bias  # in place on the fresh product: no extra temporary
+        return out
+
+    def gradient(self, out_grad, node):
+        x, weight, bias = node.inputs
+        return (
+            out_grad @ weight.T if x.requires_grad else None,
+            x.T @ out_grad if weight.requires_grad else None,
+            out_grad.sum(axis=0) if bias.requires_grad else None,
+        )
 
 
 # --- functional wrappers (the public API) -------------------------------------------------

@@ -429,7 +429,9 @@ def backward(
         )
     seed = _seed_gradient(tensor, out_grad)
     leaf_grads = _reverse_walk(tensor, seed, create_graph, retain_grad, check_finite)
-    if not check_finite and not all(np.isfinite(g.data).all() for _, g in leaf_grads):
+    # One read pass per gradient: any NaN or inf makes the sum NaN or inf. (A finite sum
+    # that overflows only triggers the exact replay, which then finds nothing.)
+    if not check_finite and not all(np.isfinite(g.data.sum()) for _, g in leaf_grads):
         # Replay with per-op checks to name the culprit (raises); fall through if it doesn't.
         _reverse_walk(tensor, seed, create_graph, False, True)
     for leaf, grad in leaf_grads:

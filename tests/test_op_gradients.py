@@ -263,3 +263,22 @@ def test_gradcheck_fails_when_an_op_gradient_is_scaled(monkeypatch, op_class, fn
     monkeypatch.setattr(op_class, "gradient", off_by_one_percent)
     inputs = [uniform(i, shape, 0.5, 2) for i, shape in enumerate(input_shapes)]
     assert not mt.gradcheck(fn, *inputs)
+
+
+@SETTINGS
+@given(batch=st.integers(1, 4), n_in=st.integers(1, 4), n_out=st.integers(1, 4), seed=seeds)
+def test_affine(batch, n_in, n_out, seed):
+    check(
+        lambda x, w, b: ops.Affine()(x, w, b),
+        uniform(seed, (batch, n_in), -2, 2),
+        uniform(seed + 1, (n_in, n_out), -2, 2),
+        uniform(seed + 2, (n_out,), -2, 2),
+        seed=seed,
+    )
+
+
+def test_affine_equals_matmul_plus_bias():
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((5, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
+    fused = ops.Affine()(mt.Tensor(x), mt.Tensor(w), mt.Tensor(b))
+    np.testing.assert_allclose(fused.data, x @ w + b)
