@@ -9,9 +9,9 @@ import numpy as np
 
 from .. import ops
 from ..tensor import Tensor
+from . import functional
 
 _AFFINE = ops.Affine()
-from . import functional
 
 
 class Parameter(Tensor):
