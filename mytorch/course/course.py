@@ -474,6 +474,16 @@ def grade_batch(work: Path, aid: str, students: list[str], budget: float) -> lis
     return results
 
 
+def strip_answers(work: Path) -> None:
+    """Delete the solution notebooks from a work copy once the gradebook is filled.
+
+    Student code runs as the same user as nbgrader and could read them from disk; autograde
+    needs only the gradebook, the release and the non-notebook files of solutions/.
+    """
+    for path in (work / "solutions").rglob("*.ipynb"):
+        path.unlink()
+
+
 def autograde(
     work: Path,
     jobs: list[tuple[str, str]],
@@ -493,6 +503,7 @@ def autograde(
     aids = sorted({aid for _, aid in jobs})
     if prepare:
         prepare_course(work, aids)
+    strip_answers(work)
     chunks: list[tuple[str, list[str]]] = []
     for aid in aids:
         students = [s for s, a in jobs if a == aid]

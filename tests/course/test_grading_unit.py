@@ -126,3 +126,25 @@ def test_parse_probe_output_rejects_missing_duplicate_forged_and_garbage() -> No
     assert parse_probe_output(_as_cell(f"{MARKER} abc [1, 2"), "abc", 2)[0] is None
     assert parse_probe_output(_as_cell(line), "abc", 3)[0] is None
     assert parse_probe_output(_as_cell("hello\n" + line), "abc", 2)[0] == [1, 2]
+
+
+@pytest.mark.parametrize(("score", "points"), [(1.0, 10.0), (0.0, 0.0), (0.25, 2.5)])
+def test_rewritten_outputs_give_nbgrader_the_score(score: float, points: float) -> None:
+    from nbgrader.utils import determine_grade
+
+    from mytorch.course.preprocessors import VerifyProbes
+
+    cell = nbformat.v4.new_code_cell("x")
+    cell.metadata["nbgrader"] = {
+        "grade": True,
+        "solution": False,
+        "locked": True,
+        "grade_id": "p",
+        "points": 10,
+        "schema_version": 3,
+    }
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="noise")]
+    part = Part(points=10, probes=[1], driver="def run(p):\n    return p\n", check=None)
+    VerifyProbes._rewrite(cell, "p", part, Verdict(score, "message for the student"))
+    assert determine_grade(cell) == (points, 10.0)
+    assert "message for the student" in json.dumps(cell.outputs)

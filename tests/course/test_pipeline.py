@@ -78,6 +78,18 @@ def _cases(root: Path) -> dict[str, dict]:
         "loop-in-function": samples.solved(
             root, AID, {sq: "def square_grad(x, out_grad):\n    while True:\n        pass"}
         ),
+        # reads the instructor's solution notebook from the grading copy and runs it
+        "reads-solutions": samples.solved(
+            root,
+            AID,
+            {
+                sq: "import glob, json\n"
+                "for path in glob.glob('../../../solutions/00-toy/*.ipynb'):\n"
+                "    for c in json.load(open(path))['cells']:\n"
+                "        if 'square_grad' in ''.join(c['source']) and c['cell_type'] == 'code':\n"
+                "            exec(''.join(c['source']))\n"
+            },
+        ),
         "loop-top-level": samples.solved(root, AID, {sq: "while True:\n    pass"}),
         "flood": samples.solved(
             root,
@@ -146,7 +158,7 @@ def test_input_transformer_scores_zero(graded, student: str) -> None:
     assert res[student].score == 0
 
 
-@pytest.mark.parametrize("student", ["tamper-numpy", "tamper-helpers"])
+@pytest.mark.parametrize("student", ["tamper-numpy", "tamper-helpers", "reads-solutions"])
 def test_patched_numpy_or_helpers_lose_the_part(graded, student: str) -> None:
     _, res = graded
     assert scores(res[student]) == {"square-grad": 0.0, "sum-rows-grad": 15.0}
@@ -206,7 +218,7 @@ def test_feedback_and_autograded_notebooks_hide_tests(graded) -> None:
         "graded outside your kernel",
         "MYTORCH-PROBE",
         "def run(",
-        "Traceback",
+        "Traceback (most recent call last)",
     ]
     for html in files:
         text = html.read_text()
