@@ -287,10 +287,14 @@ def collect_submissions(src: Path, root: Path, work: Path) -> list[tuple[str, st
         if name is None:
             print(f"skipping {path}: not a notebook of this course", file=sys.stderr)
             continue
-        if len(rel) >= 2:
-            student = rel[-3] if len(rel) >= 3 and rel[-2] == by_notebook[name] else rel[-2]
+        if len(rel) >= 3 and rel[-2] == by_notebook[name]:
+            student = rel[-3]  # nbgrader's layout
+        elif path.stem != name and "_" in path.stem:
+            student = path.stem.split("_")[0]  # LMS download: <student>_..._<notebook>
+        elif len(rel) >= 2:
+            student = rel[-2]  # <student>/<notebook>.ipynb
         else:
-            student = path.stem.split("_")[0]
+            student = "unknown"
         student = re.sub(r"[^A-Za-z0-9_.-]", "_", student) or "unknown"
         found.setdefault((student, by_notebook[name]), {})[name] = path
     for (student, aid), notebooks in found.items():

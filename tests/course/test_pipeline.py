@@ -128,7 +128,7 @@ def graded(toy_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     work = tmp_path_factory.mktemp("toy-work")
     cases = _cases(toy_root)
     results = course.grade_notebooks(
-        toy_root, {(s, AID): nbs for s, nbs in cases.items()}, work, workers=2, budget=240
+        toy_root, {(s, AID): nbs for s, nbs in cases.items()}, work, workers=2, budget=240, batch=3
     )
     return work, {s: results[(s, AID)] for s in cases}
 
