@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
 from .conftest import BOOK
@@ -55,3 +58,26 @@ def test_no_script_lives_in_a_static_folder():
     assert not list(BOOK.glob("_static/**/*.js"))
     assert (BOOK / "_vendor" / "widgets" / "embed-amd.js").exists()
     assert (BOOK / "_vendor" / "mathjax" / "tex-mml-chtml.js").exists()
+
+
+# Numbers from the seeds' worked examples, as printed by the chapters' code cells.
+WORKED_EXAMPLES = {
+    "01-derivatives": ["autodiff: -4.0 -4.0 3.0", "-6 -4 -9"],
+    "02-backprop": [
+        "y = 11.652",  # ln(x1) + x1 x2 - sin(x2) at (2, 5)
+        "adjoint of v1 = x1 =  5.500",
+        "adjoint of v2 = x2 =  1.716",
+        "y = 7.39, dy/db = 7.39, dy/dx = 14.78, dy/dw = 22.17",  # e^(wx+b) at (2, 3, -4)
+        "f = -30.0",  # 3(xy + max(z, w)) at (3, -4, 2, -1)
+        "f = 0.731",  # the sigmoid neuron
+    ],
+    "06-beyond-backprop": ["11.6521 + 5.5000ε", "11.6521 + 1.7163ε"],
+}
+
+
+@pytest.mark.parametrize("chapter", sorted(WORKED_EXAMPLES))
+def test_worked_examples_are_computed_in_the_built_page(built_book, chapter):
+    text = (built_book["html"] / f"{chapter}.html").read_text(encoding="utf-8")
+    outputs = "".join(re.findall(r'<div class="cell_output[^"]*">(.*?)</div>\s*</div>', text, re.S))
+    missing = [n for n in WORKED_EXAMPLES[chapter] if html.escape(n, quote=False) not in outputs]
+    assert not missing, f"{chapter}: not printed by any cell: {missing}"
