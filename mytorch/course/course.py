@@ -320,6 +320,7 @@ class SubmissionResult:
     parts: list[PartResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    retries: int = 0  # re-runs after SQLite contention (not the student's fault)
 
     @property
     def score(self) -> float:
@@ -378,14 +379,19 @@ def grade_one(work: Path, student: str, aid: str, budget: float) -> SubmissionRe
     result = SubmissionResult(student, aid)
     start = time.monotonic()
     args = ["autograde", aid, "--student", student, "--force"]
+    log = work / "logs" / f"{aid}--{student}.log"
+    log.parent.mkdir(exist_ok=True)
     for attempt in range(4):
         res = nbgrader(args, work, timeout=budget)
+        with open(log, "a") as fh:  # nbgrader's own log, for the instructor
+            fh.write(f"=== attempt {attempt + 1}: exit {res.returncode}\n{res.stdout}\n")
         if res.returncode == 0 and _autograded_ok(work, student, aid):
             break
         if res.returncode == -9:
             result.notes.append(f"stopped after the {budget:.0f}s time budget")
             break
         if "database is locked" in res.stdout and attempt < 3:
+            result.retries += 1
             time.sleep(0.5 + attempt)  # SQLite contention between workers: just retry
             continue
         if attempt == 0 or not any("rebuilt" in n for n in result.notes):
@@ -467,7 +473,9 @@ def grade_batch(work: Path, aid: str, students: list[str], budget: float) -> lis
     args = ["autograde", aid, "--force"]
     if exclude:
         args.append(f"--CourseDirectory.student_id_exclude={exclude}")
-    nbgrader(args, work, timeout=budget * len(students))
+    res = nbgrader(args, work, timeout=budget * len(students))
+    (work / "logs").mkdir(exist_ok=True)
+    (work / "logs" / f"{aid}--batch-{students[0]}.log").write_text(res.stdout)
     share = (time.monotonic() - start) / len(students)
     results = []
     for student in students:
@@ -554,8 +562,9 @@ def write_reports(work: Path, results: list[SubmissionResult], out: Path) -> Non
                     "; ".join(r.notes),
                 ]
             )
-    if (work / "feedback").is_dir():
-        shutil.copytree(work / "feedback", out / "feedback", dirs_exist_ok=True)
+    for folder in ("feedback", "logs"):
+        if (work / folder).is_dir():
+            shutil.copytree(work / folder, out / folder, dirs_exist_ok=True)
     (out / "results.json").write_text(
         json.dumps(
             [

@@ -61,7 +61,7 @@ def _cases(root: Path) -> dict[str, dict]:
                 sq: "import mytorch.course.grading as g\n"
                 "g.compare = lambda *a, **k: None\n"
                 "g.per_probe = lambda *a, **k: (lambda p, r: g.Verdict.ok(1))\n"
-                "print('MYTORCH-PROBE 0000 []')\n" + MUTANT_ZEROS
+                "print('MYTORCH' + '-PROBE 0000 []')\n" + MUTANT_ZEROS
             },
         ),
         "stderr": samples.solved(
