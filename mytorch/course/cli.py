@@ -105,14 +105,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         work = course.copy_course(root, Path(tmp))
         course.prepare_course(work, aids)  # the release the samples start from, and the gradebook
         jobs = []
+        wrong = {}
         for aid in aids:
-            for student, notebooks in samples.demo_samples(work, aid).items():
+            students, wrong[aid] = samples.demo_samples(work, aid)
+            for student, notebooks in students.items():
                 course.place_submission(work, student, aid, notebooks)
                 jobs.append((student, aid))
-        print(
-            f"Demo: grading {len(jobs)} sample submissions (solutions, untouched release, "
-            f"partly wrong, tampering) in a temporary copy of the course: {work}"
-        )
+        print(f"Demo: grading {len(jobs)} sample submissions in a temporary copy of the course")
+        for student, what in samples.DEMO_STUDENTS.items():
+            print(f"  {student:13s} {what}")
+        for aid, label in wrong.items():
+            print(f"  (partly-wrong, {aid}: part {label})")
         out = Path(args.out).resolve() if args.out else None
         _grade_and_report(work, jobs, args, out, prepare=False)
         if args.keep:

@@ -90,12 +90,20 @@ def partly_wrong(root: Path, aid: str) -> tuple[dict[str, NotebookNode], str]:
     return solved(root, aid, {sol: "raise RuntimeError('not done')"}), sol
 
 
-def demo_samples(root: Path, aid: str) -> dict[str, dict[str, NotebookNode]]:
-    """student id -> notebooks, for the demo: solutions, release, partly wrong, tampering."""
-    wrong, _ = partly_wrong(root, aid)
+DEMO_STUDENTS = {
+    "solutions": "the instructor's solutions",
+    "release": "the untouched release",
+    "partly-wrong": "the solutions with one part replaced by a known-wrong variant",
+    "tampering": "patches np.allclose and adds an IPython input transformer",
+}
+
+
+def demo_samples(root: Path, aid: str) -> tuple[dict[str, dict[str, NotebookNode]], str]:
+    """student id -> notebooks for the demo (see DEMO_STUDENTS), and which part is wrong."""
+    wrong, label = partly_wrong(root, aid)
     return {
         "solutions": solved(root, aid),
         "release": {k: copy.deepcopy(v) for k, v in release_notebooks(root, aid).items()},
         "partly-wrong": wrong,
         "tampering": tampering(root, aid),
-    }
+    }, label

@@ -223,6 +223,8 @@ def test_feedback_and_autograded_notebooks_hide_tests(graded) -> None:
     for html in files:
         text = html.read_text()
         for s in secrets:
+            if s == "MYTORCH-PROBE" and "tamper-helpers" in html.parts:
+                continue  # that student printed a forged marker line in their own cell
             assert s not in text, (html, s)
     for nb_path in (work / "autograded").rglob("*.ipynb"):
         text = nb_path.read_text()

@@ -78,3 +78,24 @@ def test_cli_autograde_from_lms_zip_and_validate(toy_root: Path, tmp_path: Path)
         [*cmd, "validate", str(stub)], capture_output=True, text=True, env=course.nbgrader_env()
     )
     assert bad.returncode != 0 and "NotImplementedError" in bad.stdout
+
+
+def test_demo_prints_the_grade_table(toy_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "demo-out"
+    res = subprocess.run(
+        [sys.executable, "-m", "mytorch.course.cli", "--root", str(toy_root), "demo"]
+        + ["--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=course.nbgrader_env(),
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    rows = {ln.split()[0]: ln.split()[-1] for ln in res.stdout.splitlines() if "/25" in ln}
+    assert rows == {
+        "partly-wrong": "15/25",
+        "release": "0/25",
+        "solutions": "25/25",
+        "tampering": "0/25",
+    }, res.stdout
+    assert not list(toy_root.glob("gradebook.db"))  # the demo ran in a temporary copy
+    assert (out / "grades.csv").is_file()
