@@ -125,6 +125,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_student_edition(args: argparse.Namespace) -> int:
+    from .student_edition import build_student_edition
+
+    out = Path(args.out).resolve()
+    stripped = build_student_edition(out, args.assignment)
+    print(f"student edition for {args.assignment} written to {out} (pip install {out})")
+    print("exercises left out: " + (", ".join(stripped) if stripped else "none"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mytorch-course", description=__doc__)
     parser.add_argument("--root", help="course folder (default: found from the cwd)")
@@ -165,6 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", help="copy the work folder here afterwards")
     grading_options(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "student-edition", help="write the mytorch copy students install for an assignment"
+    )
+    p.add_argument("assignment", help="assignment id, e.g. 01-derivatives")
+    p.add_argument("out", help="folder to write (a pip-installable project)")
+    p.set_defaults(func=cmd_student_edition)
     return parser
 
 

@@ -88,3 +88,11 @@ def test_later_edition_keeps_closed_exercises(tmp_path):
     assert "f_plus - f_minus" in (tmp_path / "mytorch" / "check.py").read_text()
     result = run_in(tmp_path, "import mytorch as mt; print(bool(mt.gradcheck(mt.tanh, [0.3])))")
     assert result.returncode == 0 and "True" in result.stdout, result.stderr
+
+
+def test_cli_writes_an_installable_edition(tmp_path):
+    from mytorch.course.cli import main
+
+    assert main(["student-edition", "01-derivatives", str(tmp_path / "edition")]) == 0
+    assert (tmp_path / "edition" / "pyproject.toml").exists()
+    assert (tmp_path / "edition" / "mytorch" / "data" / "digits.npz").exists()
