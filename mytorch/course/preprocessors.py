@@ -36,7 +36,6 @@ from typing import Any
 
 import nbformat
 from nbclient.exceptions import DeadKernelError
-from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Float, Integer, Unicode
@@ -370,7 +369,7 @@ class RepairMetadata(NbGraderPreprocessor):
         return nb, resources
 
 
-class ShortenErrors(Preprocessor):
+class ShortenErrors(NbGraderPreprocessor):
     """Feedback: reduce every traceback to ``ename: evalue`` so no test code is shown."""
 
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
