@@ -1,4 +1,4 @@
-"""Fast, in-process tests of assignment 02-backprop and its grading files.
+"""Fast, in-process tests of each assignment and its grading files.
 
 * the solution notebook runs top to bottom and its visible tests pass;
 * the reference solution passes every part's hidden check;
@@ -11,10 +11,12 @@ The real nbgrader round trip (kernels, preprocessors) is tested by the pipeline'
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -25,26 +27,64 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-ASSIGNMENT = "02-backprop"
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
+@dataclass(frozen=True)
+class Assignment:
+    name: str
+    functions: tuple[str, ...]  # what the solved notebook must define
+    answers: tuple[str, ...]  # reference-code fragments that must not appear in the release
+
+    @property
+    def notebook(self) -> Path:
+        return ROOT / "solutions" / self.name / f"{self.name}.ipynb"
+
+    @functools.cached_property
+    def grading(self) -> ModuleType:
+        return _load(ROOT / "grading" / f"{self.name}.py")
+
+    @functools.cached_property
+    def mutants(self) -> dict[str, dict[str, str]]:
+        return _load(ROOT / "grading" / "mutants" / f"{self.name}.py").MUTANTS
+
+    @property
+    def parts(self) -> dict:
+        return self.grading.PARTS
+
+
+ASSIGNMENTS = {
+    a.name: a
+    for a in [
+        Assignment(
+            "01-derivatives",
+            ("forward_difference", "central_difference", "numerical_gradient", "d_cube",
+             "d_wiggle", "grad_check", "gradient_descent"),
+            ("(f(x + h) - f(x)) / h", "(f(x + h) - f(x - h)) / (2 * h)",
+             "2.0 * x**2 * np.cos(x**2)", "2 * v**2 * np.cos"),
+        ),
+        Assignment(
+            "02-backprop",
+            ("circuit_backward", "exp_affine_backward", "ratio_backward",
+             "log_example_backward", "Multiply", "Divide", "Maximum", "Sigmoid",
+             "topological_order", "backward_pass"),
+            ("out_grad * b, out_grad * a", "-out_grad * a", "node * (1.0 - node)",
+             "adjoint[parent] +=", "placed.add"),
+        ),
+    ]
+}  # fmt: skip
+
+
+def _load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"grading_{path.stem.replace('-', '_')}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-GRADING = _load(ROOT / "grading" / f"{ASSIGNMENT}.py", "grading_02_backprop")
-MUTANTS = _load(ROOT / "grading" / "mutants" / f"{ASSIGNMENT}.py", "mutants_02_backprop")
-PARTS = GRADING.PARTS
-
-
-def _cells() -> list[dict]:
-    return json.loads(NOTEBOOK.read_text())["cells"]
+def _cells(assignment: Assignment) -> list[dict]:
+    return json.loads(assignment.notebook.read_text())["cells"]
 
 
 def _meta(cell: dict) -> dict:
@@ -65,6 +105,7 @@ def _stub_solutions(source: str) -> str:
 
 
 def run_notebook(
+    assignment: Assignment,
     replace: dict[str, str] | None = None,
     graded: bool = True,
     demos: bool = True,
@@ -75,7 +116,7 @@ def run_notebook(
     replace = replace or {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for cell in _cells():
+        for cell in _cells(assignment):
             if cell["cell_type"] != "code":
                 continue
             meta = _meta(cell)
@@ -93,9 +134,9 @@ def run_notebook(
     return namespace
 
 
-def grade(part_id: str, namespace: dict):
+def grade(assignment: Assignment, part_id: str, namespace: dict):
     """Run the part's driver on every probe in ``namespace``, then check in this process."""
-    part = PARTS[part_id]
+    part = assignment.parts[part_id]
     exec(compile(part.driver, f"<driver {part_id}>", "exec"), namespace)
     run = namespace["run"]
     results = []
@@ -108,35 +149,44 @@ def grade(part_id: str, namespace: dict):
     return part.check(part.probes, results)
 
 
-@pytest.fixture(scope="module")
-def solution_namespace() -> dict:
-    return run_notebook()
+@functools.cache
+def solution_namespace(name: str) -> dict:
+    return run_notebook(ASSIGNMENTS[name])
 
 
-def test_solution_notebook_runs_with_visible_tests(solution_namespace):
-    for name in ["circuit_backward", "exp_affine_backward", "ratio_backward",
-                 "log_example_backward", "Multiply", "Divide", "Maximum", "Sigmoid",
-                 "topological_order", "backward_pass"]:  # fmt: skip
-        assert callable(solution_namespace[name]), name
+names = pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
 
 
-@pytest.mark.parametrize("part_id", sorted(PARTS))
-def test_reference_passes(solution_namespace, part_id):
-    verdict = grade(part_id, dict(solution_namespace))
+@names
+def test_solution_notebook_runs_with_visible_tests(name):
+    for function in ASSIGNMENTS[name].functions:
+        assert callable(solution_namespace(name)[function]), function
+
+
+PART_CASES = [(n, p) for n, a in sorted(ASSIGNMENTS.items()) for p in sorted(a.parts)]
+
+
+@pytest.mark.parametrize(("name", "part_id"), PART_CASES)
+def test_reference_passes(name, part_id):
+    verdict = grade(ASSIGNMENTS[name], part_id, dict(solution_namespace(name)))
     assert verdict.score == 1.0, verdict.message
 
 
 MUTANT_CASES = [
-    (part, variant) for part, variants in MUTANTS.MUTANTS.items() for variant in variants
+    (n, part, variant)
+    for n, a in sorted(ASSIGNMENTS.items())
+    for part, variants in a.mutants.items()
+    for variant in variants
 ]
 
 
-@pytest.mark.parametrize(("part_id", "variant"), MUTANT_CASES)
-def test_mutant_loses_exactly_its_part(part_id, variant):
-    source = MUTANTS.MUTANTS[part_id][variant]
-    namespace = run_notebook({f"{part_id}-solution": source}, graded=False, demos=False)
-    for other in PARTS:
-        verdict = grade(other, dict(namespace))
+@pytest.mark.parametrize(("name", "part_id", "variant"), MUTANT_CASES)
+def test_mutant_loses_exactly_its_part(name, part_id, variant):
+    assignment = ASSIGNMENTS[name]
+    source = assignment.mutants[part_id][variant]
+    namespace = run_notebook(assignment, {f"{part_id}-solution": source}, graded=False, demos=False)
+    for other in assignment.parts:
+        verdict = grade(assignment, other, dict(namespace))
         if other == part_id:
             assert verdict.score == 0.0, f"mutant {variant} was not caught:\n{verdict.message}"
             assert len(verdict.message) > 40, verdict.message
@@ -146,28 +196,35 @@ def test_mutant_loses_exactly_its_part(part_id, variant):
             ), f"mutant {part_id}/{variant} broke {other}: {verdict.message}"
 
 
-def test_every_part_has_enough_mutants():
-    assert set(MUTANTS.MUTANTS) == set(PARTS)
-    for part_id, variants in MUTANTS.MUTANTS.items():
+@names
+def test_every_part_has_enough_mutants(name):
+    assignment = ASSIGNMENTS[name]
+    assert set(assignment.mutants) == set(assignment.parts)
+    for part_id, variants in assignment.mutants.items():
         assert len(variants) >= 3, part_id
 
 
-def test_untouched_release_runs_and_scores_zero():
-    namespace = run_notebook(graded=False, stub=True)
-    for part_id in PARTS:
-        verdict = grade(part_id, dict(namespace))
+@names
+def test_untouched_release_runs_and_scores_zero(name):
+    assignment = ASSIGNMENTS[name]
+    namespace = run_notebook(assignment, graded=False, stub=True)
+    for part_id in assignment.parts:
+        verdict = grade(assignment, part_id, dict(namespace))
         assert verdict.score == 0.0, part_id
         assert "NotImplementedError" in verdict.message, verdict.message
 
 
-def test_emitting_garbage_scores_zero(solution_namespace):
-    for part_id, part in PARTS.items():
+@names
+def test_emitting_garbage_scores_zero(name):
+    for part_id, part in ASSIGNMENTS[name].parts.items():
         for junk in ([], [None] * len(part.probes), ["text"] * len(part.probes)):
             assert part.check(part.probes, junk).score == 0.0, part_id
 
 
-def test_notebook_follows_the_nbgrader_protocol():
-    cells = _cells()
+@names
+def test_notebook_follows_the_nbgrader_protocol(name):
+    assignment = ASSIGNMENTS[name]
+    cells = _cells(assignment)
     ids = [c["id"] for c in cells]
     assert len(ids) == len(set(ids)), "cell ids must be unique"
     grade_ids = [_meta(c)["grade_id"] for c in cells if _meta(c)]
@@ -194,15 +251,32 @@ def test_notebook_follows_the_nbgrader_protocol():
             graded[meta["grade_id"]] = meta["points"]
         else:
             assert meta["locked"] is True
-    assert graded == {k: p.points for k, p in PARTS.items()}
+    assert graded == {k: p.points for k, p in assignment.parts.items()}
     assert 4 <= len(graded) <= 8
-    for part_id, part in PARTS.items():
+    for part_id, part in assignment.parts.items():
         assert f"{part_id}-solution" in grade_ids
         assert part.extra["solution_cell"] == f"{part_id}-solution"
 
 
-def test_worked_examples_reproduce_the_seeds(solution_namespace):
-    ns = solution_namespace
+@names
+def test_release_gives_nothing_away(name):
+    """Outside the solution regions the notebook must not contain the reference code."""
+    assignment = ASSIGNMENTS[name]
+    cells = _cells(assignment)
+    text = "\n".join(_stub_solutions(_source(c)) for c in cells if c["cell_type"] == "code")
+    for fragment in assignment.answers:
+        assert fragment not in text, fragment
+
+
+@names
+def test_probes_are_many_and_json(name):
+    for part_id, part in ASSIGNMENTS[name].parts.items():
+        assert len(part.probes) >= 20, part_id
+        json.dumps(part.probes, allow_nan=False)
+
+
+def test_backprop_worked_examples_reproduce_the_seeds():
+    ns = solution_namespace("02-backprop")
     f, dx, dy, dz, dw = ns["circuit_backward"](3.0, -4.0, 2.0, -1.0)
     assert (f, dx, dy, dz, dw) == (-30.0, -12.0, 9.0, 3.0, 0.0)
     y, dw_, dx_, db_ = ns["exp_affine_backward"](2.0, 3.0, -4.0)
@@ -211,17 +285,3 @@ def test_worked_examples_reproduce_the_seeds(solution_namespace):
     y, d1, d2 = ns["log_example_backward"](2.0, 5.0)
     assert (round(y, 3), d1, round(d2, 3)) == (11.652, 5.5, 1.716)
     assert ns["add_mul_backward"](-2.0, 5.0, -4.0) == (-12.0, -4.0, -4.0, 3.0)
-
-
-def test_release_gives_nothing_away():
-    """Outside the solution regions the notebook must not contain the reference code."""
-    text = "\n".join(_stub_solutions(_source(c)) for c in _cells() if c["cell_type"] == "code")
-    for fragment in ["out_grad * b, out_grad * a", "-out_grad * a", "node * (1.0 - node)",
-                     "adjoint[parent] +=", "placed.add"]:  # fmt: skip
-        assert fragment not in text, fragment
-
-
-def test_probes_are_many_and_json():
-    for part_id, part in PARTS.items():
-        assert len(part.probes) >= 20, part_id
-        json.dumps(part.probes, allow_nan=False)
