@@ -268,10 +268,14 @@ class Maximum(Op):
 # --- reductions ---------------------------------------------------------------------------
 
 
-class Sum(Op):
+class Reduction(Op):
+    """An op that reduces over ``axis`` (None: all axes), keeping them as 1s if asked."""
+
     def __init__(self, axis: Axis = None, keepdims: bool = False) -> None:
         self.axis, self.keepdims = axis, keepdims
 
+
+class Sum(Reduction):
     def compute(self, a):
         return a.sum(axis=self.axis, keepdims=self.keepdims)
 
@@ -280,10 +284,7 @@ class Sum(Op):
         return (broadcast_to(out_grad.reshape(_keepdims_shape(shape, self.axis)), shape),)
 
 
-class Mean(Op):
-    def __init__(self, axis: Axis = None, keepdims: bool = False) -> None:
-        self.axis, self.keepdims = axis, keepdims
-
+class Mean(Reduction):
     def compute(self, a):
         return a.mean(axis=self.axis, keepdims=self.keepdims)
 
@@ -294,11 +295,8 @@ class Mean(Op):
         return (grad / float(count),)
 
 
-class Max(Op):
+class Max(Reduction):
     """Max over axes; tied maxima share the gradient equally."""
-
-    def __init__(self, axis: Axis = None, keepdims: bool = False) -> None:
-        self.axis, self.keepdims = axis, keepdims
 
     def compute(self, a):
         return a.max(axis=self.axis, keepdims=self.keepdims)
@@ -311,10 +309,7 @@ class Max(Op):
         return (out_grad.reshape(keep) * _const(winners),)
 
 
-class LogSumExp(Op):
-    def __init__(self, axis: Axis = None, keepdims: bool = False) -> None:
-        self.axis, self.keepdims = axis, keepdims
-
+class LogSumExp(Reduction):
     def compute(self, a):
         # Subtract the max so exp never overflows.
         top = np.max(a, axis=self.axis, keepdims=True)
