@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from ..ops import Op, softmax
-from ..tensor import Tensor, is_grad_enabled
+from ..recording import is_grad_enabled
+from ..tensor import Tensor
 
 
 class SoftmaxCrossEntropy(Op):
@@ -17,6 +18,8 @@ class SoftmaxCrossEntropy(Op):
     Fusing avoids ever forming log(softmax) separately, where a tiny probability would
     underflow to 0 and its log to -inf (the ln(1 + e^-x) overflow, in another guise).
     """
+
+    symbol = "CE"
 
     def __init__(self, targets: np.ndarray) -> None:
         self.targets = np.asarray(targets, dtype=np.intp)
@@ -46,6 +49,12 @@ class SoftmaxCrossEntropy(Op):
             return (Tensor._wrap((self.probabilities - one_hot) * scale),)
         # create_graph=True: build the gradient from ops so it can be differentiated again
         return ((softmax(logits, axis=1) - Tensor._wrap(one_hot)) * (out_grad / float(batch)),)
+
+    def tangent(self, tangents, node):
+        (logits,), (d_logits,) = node.inputs, tangents
+        one_hot = np.zeros(logits.shape, dtype=logits.dtype)
+        one_hot[np.arange(logits.shape[0]), self.targets] = 1.0
+        return ((softmax(logits, axis=1) - Tensor._wrap(one_hot)) * d_logits).mean(0).sum()
 
 
 def cross_entropy(logits: Tensor, targets: Any) -> Tensor:
