@@ -137,7 +137,7 @@ def checked_gradients(
     """
     op_name = type(record.op).__name__
     inputs = record.inputs
-    if not isinstance(grads, tuple | list):
+    if type(grads) is not tuple and not isinstance(grads, list):
         grads = (grads,)
     if len(grads) != len(inputs):
         raise GradientError(
@@ -150,6 +150,14 @@ def checked_gradients(
         grad = grads[index]
         if not inp.requires_grad:
             checked.append(None)
+            continue
+        if (  # the common case, first: a Tensor of the input's shape and dtype
+            type(grad) is Tensor
+            and grad.data.shape == inp.data.shape
+            and grad.data.dtype == inp.data.dtype
+            and not check_finite
+        ):
+            checked.append(grad)
             continue
         if grad is None:
             raise GradientError(
@@ -298,7 +306,7 @@ def reverse_walk(
                         deliver(inp, grad)
                 if observer is not None:
                     observer(record, buffer)
-                if not buffer:  # every gradient has reached a leaf
+                if not buffer.spots:  # every gradient has reached a leaf
                     break
             # END EXERCISE 03-engine reverse_walk
     return list(leaf_spots.values())

@@ -20,7 +20,6 @@ import bisect
 import itertools
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,26 +34,35 @@ class _GradMode:
     enabled: bool = True
 
 
-@contextmanager
-def no_grad() -> Iterator[None]:
+class _SetGradMode:
+    """A with-block that sets grad mode and restores the previous mode on exit.
+
+    (A small class rather than a @contextmanager generator: backward enters one per pass,
+    and the class costs a fraction of the generator machinery.)
+    """
+
+    __slots__ = ("enabled", "previous")
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.previous = _GradMode.enabled
+
+    def __enter__(self) -> None:
+        self.previous = _GradMode.enabled
+        _GradMode.enabled = self.enabled
+
+    def __exit__(self, *exc_info: object) -> None:
+        _GradMode.enabled = self.previous
+
+
+def no_grad() -> _SetGradMode:
     """Run a block without recording operations (evaluation, optimizer steps)."""
-    previous = _GradMode.enabled
-    _GradMode.enabled = False
-    try:
-        yield
-    finally:
-        _GradMode.enabled = previous
+    return _SetGradMode(False)
 
 
-@contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad() -> _SetGradMode:
     """Record operations inside the block, even within ``no_grad()``."""
-    previous = _GradMode.enabled
-    _GradMode.enabled = True
-    try:
-        yield
-    finally:
-        _GradMode.enabled = previous
+    return _SetGradMode(True)
 
 
 def is_grad_enabled() -> bool:

@@ -283,3 +283,11 @@ def test_a_user_gradient_that_upcasts_is_still_reported():
         mt.GradientError, match="UpcastingSquare.gradient\\(\\) returned dtype float64"
     ):
         UpcastingSquare()(x).sum().backward()
+
+
+def test_constants_take_the_float_tensors_dtype_not_a_masks():
+    x = mt.Tensor(np.array([1.0, -2.0], dtype=np.float32))
+    assert (x * 2.0).dtype == np.float32 and (2.0 - x).dtype == np.float32
+    mask = x > 0
+    np.testing.assert_array_equal((mask * 2.5).data, [2.5, 0.0])
+    assert mt.add(2, 3).dtype == np.float64

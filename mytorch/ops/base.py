@@ -82,12 +82,13 @@ class Op:
 
 
 def _lift_constants(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
-    """Python and numpy constants become Tensors of the first tensor's dtype (no upcast)."""
-    like = next((x for x in inputs if isinstance(x, Tensor)), None)
-    dtype = None if like is None else like.dtype
-    return tuple(
-        x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x, dtype=dtype)) for x in inputs
-    )
+    """Constants take the dtype of the first float tensor (no upcast), else become float64."""
+    dtype = None
+    for x in inputs:
+        if isinstance(x, Tensor) and x.dtype.kind == "f":
+            dtype = x.dtype
+            break
+    return tuple([x if isinstance(x, Tensor) else Tensor(x, dtype=dtype) for x in inputs])
 
 
 def const(array: Any) -> Tensor:
