@@ -358,7 +358,7 @@ def binary(
     register(OpRule(name, op_class, forward, vjp, jvp, cases, every, *tex))
 
 
-# Elementwise, two inputs. TeX: y is the output, \bar y its upstream gradient, \dot a a tangent.
+# Elementwise ops. TeX: y is the output, \bar y its upstream gradient, \dot a a tangent.
 # fmt: off
 binary("add", "Add", np.add, lambda a, b: (1.0, 1.0), binary_cases(anywhere),
        (r"a + b", r"\bar a = \bar y,\ \bar b = \bar y", r"\dot a + \dot b"))
@@ -366,6 +366,9 @@ binary("sub", "Sub", np.subtract, lambda a, b: (1.0, -1.0), binary_cases(anywher
        (r"a - b", r"\bar a = \bar y,\ \bar b = -\bar y", r"\dot a - \dot b"),
        binary_mistake("sign_flip", lambda a, b: (1.0, 1.0),
                       "the second input is subtracted: its gradient is -out_grad"))
+unary("neg", "Neg", np.negative, lambda a: -np.ones_like(a), unary_cases(anywhere),
+      (r"-a", r"\bar a = -\bar y", r"-\dot a"),
+      unary_mistake("sign_flip", lambda a: np.ones_like(a), "d(-a)/da = -1: negate out_grad"))
 binary("mul", "Mul", np.multiply, lambda a, b: (b, a), binary_cases(anywhere),
        (r"a b", r"\bar a = \bar y\, b,\ \bar b = \bar y\, a", r"\dot a\, b + a\, \dot b"),
        binary_mistake("swapped_inputs", lambda a, b: (a, b),
@@ -377,6 +380,13 @@ binary("div", "Div", np.divide, lambda a, b: (1.0 / b, -a / b**2), binary_cases(
                       "d(a/b)/db = -a/b**2: the denominator's gradient is negative"),
        binary_mistake("forgot_square", lambda a, b: (1.0 / b, -a / b),
                       "d(a/b)/db = -a/b**2: square the denominator"))
+unary("power", "PowerScalar", lambda a, exponent: a**exponent,
+      lambda a, exponent: exponent * a ** (exponent - 1) if exponent else np.zeros_like(a),
+      power_cases, (r"a^p", r"\bar a = \bar y\, p\, a^{p-1}", r"p\, a^{p-1} \dot a"),
+      unary_mistake("off_by_one_exponent", lambda a, exponent: exponent * a**exponent,
+                    "d(a**p)/da = p * a**(p-1): lower the exponent by one"),
+      unary_mistake("forgot_exponent_factor", lambda a, exponent: a ** (exponent - 1),
+                    "d(a**p)/da = p * a**(p-1): multiply by the exponent p"))
 binary("pow", "Pow", np.power, lambda a, b: (b * a ** (b - 1), a**b * np.log(a)),
        binary_cases(positive, anywhere),
        (r"a^b", r"\bar a = \bar y\, b\, a^{b-1},\ \bar b = \bar y\, a^b \log a",
@@ -385,27 +395,6 @@ binary("pow", "Pow", np.power, lambda a, b: (b * a ** (b - 1), a**b * np.log(a))
                       "d(a**b)/db = a**b * log(a): you left out the log"),
        binary_mistake("constant_exponent", lambda a, b: (b * a ** (b - 1), 0.0 * b),
                       "the exponent is a tensor too: its gradient is out_grad * a**b * log(a)"))
-binary("maximum", "Maximum", np.maximum,
-       lambda a, b: (maximum_share(a, b), 1 - maximum_share(a, b)),
-       binary_cases(on_grid(0.25), on_grid(0.0)),
-       (r"\max(a, b)", r"\bar a = \bar y\, [a > b],\ \bar b = \bar y\, [a < b]",
-        r"[a > b]\, \dot a + [a < b]\, \dot b"),
-       binary_mistake("both_get_gradient", lambda a, b: (1.0, 1.0),
-                      "only the larger input receives the gradient (mask with a > b)"),
-       binary_mistake("swapped_mask", lambda a, b: (a < b, a > b),
-                      "the gradient goes to the input that *is* the maximum (a > b for a)"))
-
-# Elementwise, one input.
-unary("neg", "Neg", np.negative, lambda a: -np.ones_like(a), unary_cases(anywhere),
-      (r"-a", r"\bar a = -\bar y", r"-\dot a"),
-      unary_mistake("sign_flip", lambda a: np.ones_like(a), "d(-a)/da = -1: negate out_grad"))
-unary("power", "PowerScalar", lambda a, exponent: a**exponent,
-      lambda a, exponent: exponent * a ** (exponent - 1) if exponent else np.zeros_like(a),
-      power_cases, (r"a^p", r"\bar a = \bar y\, p\, a^{p-1}", r"p\, a^{p-1} \dot a"),
-      unary_mistake("off_by_one_exponent", lambda a, exponent: exponent * a**exponent,
-                    "d(a**p)/da = p * a**(p-1): lower the exponent by one"),
-      unary_mistake("forgot_exponent_factor", lambda a, exponent: a ** (exponent - 1),
-                    "d(a**p)/da = p * a**(p-1): multiply by the exponent p"))
 unary("exp", "Exp", np.exp, np.exp, unary_cases(anywhere),
       (r"e^a", r"\bar a = \bar y\, y", r"y\, \dot a"),
       unary_mistake("input_instead_of_output", lambda a: a,
@@ -453,6 +442,15 @@ unary("abs", "Abs", np.abs, np.sign, unary_cases(nonzero),
                     "abs flips the gradient where its input is negative: multiply by sign(a)"),
       unary_mistake("sign_flip", lambda a: -np.sign(a),
                     "d|a|/da = sign(a): +1 for positive a"))
+binary("maximum", "Maximum", np.maximum,
+       lambda a, b: (maximum_share(a, b), 1 - maximum_share(a, b)),
+       binary_cases(on_grid(0.25), on_grid(0.0)),
+       (r"\max(a, b)", r"\bar a = \bar y\, [a > b],\ \bar b = \bar y\, [a < b]",
+        r"[a > b]\, \dot a + [a < b]\, \dot b"),
+       binary_mistake("both_get_gradient", lambda a, b: (1.0, 1.0),
+                      "only the larger input receives the gradient (mask with a > b)"),
+       binary_mistake("swapped_mask", lambda a, b: (a < b, a > b),
+                      "the gradient goes to the input that *is* the maximum (a > b for a)"))
 # fmt: on
 
 
@@ -699,7 +697,7 @@ def markdown_table() -> str:
         "|---|---|---|---|",
     ]
     for rule in RULES.values():
-        cells = [f"`mt.{rule.name}`", rule.forward_tex, rule.vjp_tex, rule.jvp_tex]
+        cells = [f"`{rule.op_class}`", rule.forward_tex, rule.vjp_tex, rule.jvp_tex]
         rows.append("| " + " | ".join([cells[0]] + [f"${c}$" for c in cells[1:]]) + " |")
     note = (
         "$\\bar y$ is the upstream gradient (`out_grad`), $\\bar a$ the gradient for input "
