@@ -26,6 +26,8 @@ Regenerate the book's table of rules with ``python -m mytorch_course.catalogue -
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -312,8 +314,26 @@ def no_unbroadcast(partials: Callable[[Array, Array], tuple[Any, Any]]) -> Mista
 RULES: dict[str, OpRule] = {}
 
 
+def array_result(f: Callable[..., Any]) -> Callable[..., Array]:
+    # numpy returns a scalar, not a 0-d array, from some operations on 0-d arrays.
+    return functools.wraps(f)(lambda *args, **kw: np.asarray(f(*args, **kw), dtype=np.float64))
+
+
+def array_results(f: Callable[..., Any]) -> Callable[..., tuple[Array, ...]]:
+    return functools.wraps(f)(
+        lambda *args, **kw: tuple(np.asarray(r, dtype=np.float64) for r in f(*args, **kw))
+    )
+
+
 def register(rule: OpRule) -> None:
-    RULES[rule.name] = rule
+    """Add ``rule`` to RULES; every result its functions return becomes a float64 array."""
+    RULES[rule.name] = dataclasses.replace(
+        rule,
+        forward=array_result(rule.forward),
+        vjp=array_results(rule.vjp),
+        jvp=array_result(rule.jvp),
+        mistakes=tuple(dataclasses.replace(m, vjp=array_results(m.vjp)) for m in rule.mistakes),
+    )
 
 
 def unary(

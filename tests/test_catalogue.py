@@ -112,14 +112,19 @@ def test_a_rule_off_by_one_percent_is_caught(check: str, name: str) -> None:
             CHECKS[check](wrong, case, rng_for(check, name, index))
 
 
-def test_probes_are_float64_and_inside_each_domain() -> None:
+def test_probes_and_results_are_float64_arrays_inside_each_domain() -> None:
     for name, rule in RULES.items():
         assert len(CASES[name]) >= 3, f"{name}: too few probes"
         for case in CASES[name]:
             assert all(x.dtype == np.float64 for x in case.inputs), describe(name, case)
             out = rule.forward(*case.inputs, **case.params)
             grads = rule.vjp(np.ones_like(out), *case.inputs, **case.params)
-            assert all(np.all(np.isfinite(g)) for g in (out, *grads)), describe(name, case)
+            tangent = rule.jvp(tuple(np.ones_like(x) for x in case.inputs), *case.inputs,
+                               **case.params)  # fmt: skip
+            for result in (out, *grads, tangent):
+                assert type(result) is np.ndarray, f"{describe(name, case)}: {type(result)}"
+                assert result.dtype == np.float64, describe(name, case)
+                assert np.all(np.isfinite(result)), describe(name, case)
 
 
 def test_probes_cover_ranks_0_to_3_and_broadcasting() -> None:
