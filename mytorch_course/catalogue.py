@@ -315,13 +315,14 @@ RULES: dict[str, OpRule] = {}
 
 
 def array_result(f: Callable[..., Any]) -> Callable[..., Array]:
-    # numpy returns a scalar, not a 0-d array, from some operations on 0-d arrays.
-    return functools.wraps(f)(lambda *args, **kw: np.asarray(f(*args, **kw), dtype=np.float64))
+    # A fresh array: numpy gives scalars for some 0-d results, and views (reshape,
+    # broadcast_to) that a caller writing into them would corrupt or could not write.
+    return functools.wraps(f)(lambda *args, **kw: np.array(f(*args, **kw), dtype=np.float64))
 
 
 def array_results(f: Callable[..., Any]) -> Callable[..., tuple[Array, ...]]:
     return functools.wraps(f)(
-        lambda *args, **kw: tuple(np.asarray(r, dtype=np.float64) for r in f(*args, **kw))
+        lambda *args, **kw: tuple(np.array(r, dtype=np.float64) for r in f(*args, **kw))
     )
 
 

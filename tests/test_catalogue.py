@@ -123,6 +123,7 @@ def test_probes_and_results_are_float64_arrays_inside_each_domain() -> None:
                                **case.params)  # fmt: skip
             for result in (out, *grads, tangent):
                 assert type(result) is np.ndarray, f"{describe(name, case)}: {type(result)}"
+                assert result.flags.writeable, describe(name, case)
                 assert result.dtype == np.float64, describe(name, case)
                 assert np.all(np.isfinite(result)), describe(name, case)
 
@@ -206,6 +207,7 @@ def engine_case(name: str, index: int) -> object:
 def test_engine_agrees_with_the_catalogue(name: str, index: int) -> None:
     rule, case = RULES[name], CASES[name][index]
     function = engine_function(rule)
+    assert isinstance(getattr(mt.ops, rule.op_class, None), type), f"no mytorch.ops.{rule.op_class}"
     tensors = [mt.Tensor(x.copy(), requires_grad=True) for x in case.inputs]
     out = function(*tensors, *case.params.values())
     want = rule.forward(*case.inputs, **case.params)
