@@ -18,7 +18,9 @@ Conventions, for every rule:
   so ``getattr(mytorch, name)(*tensors, *case.params.values())`` runs the engine's op.
 * A mistake's ``vjp`` may raise ``ValueError`` on a case where it cannot even produce
   arrays (a forgotten transpose of a non-square matrix): a student's code would have
-  raised there too, so the mistake simply does not match that case.
+  raised there too, so the mistake simply does not match that case. A mistake may also
+  agree with the correct rule on some cases (``no_unbroadcast`` where nothing was
+  broadcast): name it to a student only where the two differ.
 
 Regenerate the book's table of rules with ``python -m mytorch_course.catalogue --write-book``.
 """
