@@ -1,14 +1,28 @@
 """MyTorch: a small, readable autograd engine on numpy, built for teaching.
 
-Read it in this order: ``tensor.py`` (Tensor, the operation list, the memory buffer and
-backward), ``ops.py`` (every op's ``compute`` and ``gradient`` side by side), then
-``check.py`` (finite differences, gradcheck, the tape bisector) and ``draw.py``.
+Read it bottom-up, one layer at a time (each imports only the layers before it in this
+list): ``tensor.py`` (Tensor), ``recording.py`` (grad mode and the operation list),
+``ops/`` (every op's ``compute``, ``gradient`` and ``tangent`` side by side, one module
+per family), ``autograd.py`` (the memory buffer, backward, ``grad``), ``func.py`` (forward
+mode: ``jvp``, ``vjp``, ``jacobian``, ``hvp``), then ``check.py`` (finite differences,
+gradcheck, the tape bisector), ``draw.py``, ``nn``, ``optim``.
 """
 
-from . import ops
-from .check import GradcheckReport, bisect_tape, gradcheck, hvp, numerical_gradient
+from . import data, nn, ops, optim
+from .autograd import (
+    MemoryBuffer,
+    backward,
+    grad,
+    is_strict_shapes,
+    set_strict_shapes,
+    strict_shapes,
+    trace_backward,
+)
+from .check import GradcheckReport, bisect_tape, gradcheck, numerical_gradient
 from .draw import draw, tape_summary
+from .func import hvp, jacobian, jvp, vjp
 from .ops import (
+    abs,
     add,
     broadcast_to,
     cos,
@@ -29,71 +43,25 @@ from .ops import (
     sigmoid,
     sin,
     softmax,
+    sqrt,
     sub,
     sum,
     tanh,
     transpose,
-)
-from .tensor import (
-    GradientError,
-    MemoryBuffer,
-    Operation,
-    OperationList,
-    Tensor,
-    enable_grad,
-    grad,
-    is_grad_enabled,
-    no_grad,
-    tape,
-    trace_backward,
     unbroadcast,
 )
+from .recording import Operation, OperationList, enable_grad, is_grad_enabled, no_grad, tape
+from .tensor import GradientError, Tensor
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "GradcheckReport",
-    "GradientError",
-    "MemoryBuffer",
-    "Operation",
-    "OperationList",
-    "Tensor",
-    "add",
-    "bisect_tape",
-    "broadcast_to",
-    "cos",
-    "div",
-    "draw",
-    "enable_grad",
-    "exp",
-    "grad",
-    "gradcheck",
-    "hvp",
-    "is_grad_enabled",
-    "log",
-    "log_softmax",
-    "logsumexp",
-    "matmul",
-    "max",
-    "maximum",
-    "mean",
-    "mul",
-    "neg",
-    "no_grad",
-    "numerical_gradient",
-    "ops",
-    "power",
-    "relu",
-    "reshape",
-    "sigmoid",
-    "sin",
-    "softmax",
-    "sub",
-    "sum",
-    "tanh",
-    "tape",
-    "tape_summary",
-    "trace_backward",
-    "transpose",
-    "unbroadcast",
-]
+    "GradcheckReport", "GradientError", "MemoryBuffer", "Operation", "OperationList", "Tensor",
+    "abs", "add", "backward", "bisect_tape", "broadcast_to", "cos", "data", "div", "draw",
+    "enable_grad", "exp", "grad", "gradcheck", "hvp", "is_grad_enabled", "is_strict_shapes",
+    "jacobian", "jvp", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean",
+    "mul", "neg", "nn", "no_grad", "numerical_gradient", "ops", "optim", "power", "relu",
+    "reshape", "set_strict_shapes", "sigmoid", "sin", "softmax", "sqrt", "strict_shapes",
+    "sub", "sum", "tanh", "tape", "tape_summary", "trace_backward", "transpose",
+    "unbroadcast", "vjp",
+]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Checking gradients: finite differences, gradcheck, Hessian-vector products, the bisector."""
+"""Checking gradients: finite differences, gradcheck, and the tape bisector."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Operation, Tensor, grad, tape
+from .autograd import grad, graph_operations
+from .func import hvp
+from .recording import Operation, tape
+from .tensor import Tensor
 
 
 def numerical_gradient(
@@ -132,18 +135,6 @@ def gradcheck(
     return GradcheckReport(ok, worst, analytic, numerical, message)
 
 
-def hvp(f: Callable[[Tensor], Tensor], x: Any, v: Any) -> Tensor:
-    """Hessian-vector product H(x) v of a scalar function, by differentiating the gradient.
-
-    Recipe (Pearlmutter): g = grad(f(x), create_graph=True); then H v = grad(sum(g * v)).
-    """
-    x = Tensor(x.data if isinstance(x, Tensor) else x, requires_grad=True)
-    v = v if isinstance(v, Tensor) else Tensor(v, dtype=x.dtype)
-    (g,) = grad(f(x), [x], create_graph=True)
-    (hv,) = grad((g * v).sum(), [x])
-    return hv
-
-
 @dataclass
 class BisectReport:
     """Where the first wrong ``gradient()`` is on a loss's tape (or that none is)."""
@@ -166,22 +157,6 @@ class BisectReport:
             f"first wrong gradient: op #{self.position} {self.culprit.op!r} (inputs {shapes}) — "
             f"{self.report.worst}"
         )
-
-
-def graph_operations(root: Tensor) -> list[Operation]:
-    """The records that ``root`` depends on, in tape (forward) order."""
-    seen: set[int] = set()
-    records: list[Operation] = []
-    stack = [root]
-    while stack:
-        t = stack.pop()
-        if t.record is None or id(t.record) in seen:
-            continue
-        seen.add(id(t.record))
-        records.append(t.record)
-        stack.extend(t.record.inputs)
-    records.sort(key=lambda r: r.seq)
-    return records
 
 
 def bisect_tape(

@@ -11,8 +11,8 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from .check import graph_operations
-from .tensor import Tensor, _reverse_walk, _seed_gradient
+from .autograd import graph_operations, reverse_walk, seed_gradient
+from .tensor import Tensor
 
 DOT_MISSING = (
     "mytorch.draw: the graphviz `dot` program was not found, so graphs cannot be rendered. "
@@ -20,12 +20,6 @@ DOT_MISSING = (
     "conda `conda install -c conda-forge graphviz`, Windows `winget install graphviz`; "
     "then restart the kernel."
 )
-
-_SYMBOLS = {
-    "Add": "+", "Sub": "−", "Mul": "×", "Div": "÷", "Neg": "−x", "MatMul": "@",
-    "Exp": "exp", "Log": "log", "Sin": "sin", "Cos": "cos", "Tanh": "tanh",
-    "Sigmoid": "σ", "ReLU": "relu", "Maximum": "max", "Max": "max", "Sum": "Σ",
-}  # fmt: skip
 
 
 class Graph(graphviz.Digraph):
@@ -47,10 +41,10 @@ def _format(array: np.ndarray, max_values: int) -> str:
 
 
 def _op_label(op: Any) -> str:
-    name = type(op).__name__
-    symbol = _SYMBOLS.get(name)
+    """The op's symbol, unless its repr says more (e.g. ``PowerScalar(2)``)."""
     text = repr(op)
-    return symbol if symbol and text == name else text
+    symbol = getattr(op, "symbol", None)
+    return symbol if symbol and text == type(op).__name__ else text
 
 
 def draw(
@@ -167,7 +161,7 @@ def tape_summary(loss: Tensor, out_grad: Any = None) -> TapeSummary:
     """
     records = graph_operations(loss)
     if loss.requires_grad:
-        _reverse_walk(loss, _seed_gradient(loss, out_grad), False, False, False, record_norms=True)
+        reverse_walk(loss, seed_gradient(loss, out_grad), record_norms=True)
     rows = []
     for position, record in enumerate(records, start=1):
         out_norm, in_norms = record.grad_norms or (None, [None] * len(record.inputs))

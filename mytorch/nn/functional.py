@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from ..ops import Op, softmax
-from ..tensor import Tensor, is_grad_enabled
+from ..recording import is_grad_enabled
+from ..tensor import Tensor
 
 
 class SoftmaxCrossEntropy(Op):
@@ -17,6 +18,8 @@ class SoftmaxCrossEntropy(Op):
     Fusing avoids ever forming log(softmax) separately, where a tiny probability would
     underflow to 0 and its log to -inf (the ln(1 + e^-x) overflow, in another guise).
     """
+
+    symbol = "CE"
 
     def __init__(self, targets: np.ndarray) -> None:
         self.targets = np.asarray(targets, dtype=np.intp)
@@ -34,18 +37,28 @@ class SoftmaxCrossEntropy(Op):
         # Kept for the fast gradient below: softmax comes for free from the forward pass.
         self.probabilities = exps / totals
         lse = np.log(totals[:, 0]) + top[:, 0]
-        return np.asarray((lse - logits[rows, self.targets]).mean(), dtype=logits.dtype)
+        losses = lse - logits[rows, self.targets]
+        return np.asarray(losses.sum() / len(losses), dtype=logits.dtype)  # the mean
+
+    def _one_hot(self, logits: Tensor) -> Tensor:
+        one_hot = np.zeros(logits.shape, dtype=logits.dtype)
+        one_hot[np.arange(logits.shape[0]), self.targets] = 1.0
+        return Tensor._wrap(one_hot)
 
     def gradient(self, out_grad, node):
         (logits,) = node.inputs
         batch = logits.shape[0]
-        one_hot = np.zeros(logits.shape, dtype=logits.dtype)
-        one_hot[np.arange(batch), self.targets] = 1.0
         if not is_grad_enabled():  # plain backward: reuse the forward pass's softmax
-            scale = out_grad.data / batch
-            return (Tensor._wrap((self.probabilities - one_hot) * scale),)
+            grad = self.probabilities.copy()
+            grad[np.arange(batch), self.targets] -= 1.0  # softmax - one_hot
+            grad *= out_grad.data / batch
+            return (Tensor._wrap(grad),)
         # create_graph=True: build the gradient from ops so it can be differentiated again
-        return ((softmax(logits, axis=1) - Tensor._wrap(one_hot)) * (out_grad / float(batch)),)
+        return ((softmax(logits, axis=1) - self._one_hot(logits)) * (out_grad / float(batch)),)
+
+    def tangent(self, tangents, node):
+        (logits,), (d_logits,) = node.inputs, tangents
+        return ((softmax(logits, axis=1) - self._one_hot(logits)) * d_logits).mean(0).sum()
 
 
 def cross_entropy(logits: Tensor, targets: Any) -> Tensor:
