@@ -1,38 +1,30 @@
-"""Grading machinery shared by every assignment (no answers in here).
+"""The part runner: a graded part is declared as a :class:`Part`; :func:`grade` does the rest.
 
-An assignment's instructor file ``grading/<assignment-id>.py`` defines
-``PARTS: dict[str, Part]`` keyed by the nbgrader ``grade_id`` of the graded test cell.
-
-* ``Part.driver`` is Python source defining ``run(probe)``; it runs in the student's kernel
-  and only *computes* the student's answer for one probe (JSON-serialisable).
-* ``Part.check(probes, results)`` runs in the grading process, where student code cannot
-  reach, and returns a :class:`Verdict`.
-
-The helpers below (:func:`compare`, :func:`per_probe`, :func:`central_difference`) build
-student-friendly messages: which op and input, expected vs got, the worst element and a
-likely cause.
+A part declares its probes (drawn from a seed), a driver (a real function of the
+assignment's ``drivers.py``; it runs in the student's kernel as ``driver(probe, student)``,
+where ``student`` is the notebook's namespace, and only *computes*), the reference that gives
+the expected result, an optional float64 finite-difference witness, named known-wrong
+candidates with the hint each deserves, and invariants. :func:`grade` runs in the grading
+process, where student code cannot reach, and owns what is the same for every part: the
+length check, "your code raised ...", missing fields and shapes, NaN/inf (always a failure),
+hints, the first matching known-wrong candidate, all-or-nothing or partial scoring, and the
+"k of n test cases failed; first failure: ..." message.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "Part",
-    "Verdict",
-    "central_difference",
-    "compare",
-    "describe",
-    "is_error",
-    "per_probe",
-    "seeded_rng",
-]
+from .checks import close, compare, describe, is_error
+
+Probe = dict[str, Any]
+Tolerance = tuple[float, Any]  # (rtol, atol); atol may be an array (per element)
 
 
 @dataclass(frozen=True)
@@ -59,201 +51,110 @@ class Verdict:
         return cls(0.0, message)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Part:
-    """One graded part of an assignment (see the module docstring)."""
+    """One graded part (see the module docstring). Results may be a value or a dict of fields;
+    ``expected``, ``witness`` and every ``mistakes`` entry return the same structure (a
+    mistake may give only some fields). ``tolerance`` is (rtol, atol), per probe if callable,
+    per field if it returns a dict. ``check`` replaces ``expected`` for results that are
+    judged by rules rather than compared (it returns a message or None)."""
 
     points: float
-    probes: list[Any]
-    driver: str
-    check: Callable[[list[Any], list[Any]], Verdict]
+    probes: Callable[[np.random.Generator], list[Probe]]
+    driver: Callable[[Probe, Mapping[str, Any]], Any]
+    label: Callable[[Probe], str]
+    expected: Callable[[Probe], Any] | None = None
+    check: Callable[[Probe, Any], str | None] | None = None
+    tolerance: Tolerance | Callable[[Probe], Tolerance | dict[str, Tolerance]] = (1e-9, 1e-12)
+    witness: Callable[[Probe], Any] | None = None
+    mistakes: Mapping[str, Callable[[Probe], Any]] = field(default_factory=dict)
+    invariants: tuple[Callable[[Probe, Any], str | None], ...] = ()
     title: str = ""
-    # Seconds the in-kernel loop may spend on all probes together (per probe: a share of it).
-    time_budget: float = 10.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    partial: bool = False
+    solution_cell: str | None = None  # default: the nearest solution cell before the test
+    time_budget: float = 10.0  # seconds for all probes in the kernel
 
     def __post_init__(self) -> None:
-        # Fail early, in the instructor's hands, rather than at grading time.
-        json.dumps(self.probes, allow_nan=True)
-        compile(self.driver, "<driver>", "exec")
         if self.points <= 0:
             raise ValueError("Part.points must be positive")
+        if (self.expected is None) == (self.check is None):
+            raise ValueError("a Part needs exactly one of expected= and check=")
+
+    def draw(self, seed: int | None = None) -> list[Probe]:
+        """The probes for ``seed`` (default: the part's own), as plain JSON values."""
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        return json.loads(json.dumps(self.probes(rng), allow_nan=False))
 
 
-def seeded_rng(seed: int) -> np.random.Generator:
-    """A numpy generator for choosing probes; seeding keeps every grading run identical."""
-    return np.random.default_rng(seed)
+def grade(part: Part, probes: list[Probe], results: Any) -> Verdict:
+    """The verdict on a student's ``results`` (one per probe, in order)."""
+    if not isinstance(results, list) or len(results) != len(probes):
+        return Verdict.fail(f"expected {len(probes)} results, got {describe(results)}")
+    failures = [m for p, r in zip(probes, results, strict=True) if (m := check_one(part, p, r))]
+    if not failures:
+        return Verdict.ok(len(probes))
+    n, k = len(probes), len(failures)
+    head = f"{part.title}: {k} of {n} test cases failed. First failure:\n"
+    return Verdict((n - k) / n if part.partial else 0.0, head + failures[0])
 
 
-def is_error(result: Any) -> bool:
-    """True when the student's ``run(probe)`` raised (the emitter records ``{"error": ...}``)."""
-    return isinstance(result, dict) and set(result) == {"error"}
-
-
-def describe(value: Any, limit: int = 160) -> str:
-    """Short, readable rendering of a probe or a value for a message."""
-    try:
-        arr = np.asarray(value, dtype=float)
-        if arr.ndim == 0:
-            text = f"{float(arr):.6g}"
-        else:
-            text = np.array2string(arr, precision=4, separator=", ", threshold=12)
-            text = f"{text} (shape {arr.shape})"
-    except (TypeError, ValueError):
-        text = json.dumps(value, default=str) if not isinstance(value, str) else value
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _as_array(value: Any) -> np.ndarray | None:
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        return None
-    return arr
-
-
-def _hint(exp: np.ndarray, got: np.ndarray, rtol: float) -> str:
-    """Guess the most likely cause of a mismatch, from the numbers alone."""
-    if exp.size == 0:
-        return ""
-    if np.all(got == 1.0) and not np.allclose(exp, 1.0):
-        return "your result is all ones: did you forget to multiply by the upstream gradient?"
-    if np.all(got == 0.0):
-        return "your result is all zeros: is the gradient computed (and returned) at all?"
-    if (
-        exp.ndim >= 2
-        and exp.shape == got.shape[::-1]
-        or (exp.ndim >= 2 and got.shape == exp.shape and np.allclose(got, exp.swapaxes(-1, -2)))
-    ):
-        return "the transpose of the expected result matches: did you forget a transpose?"
-    nz = np.abs(exp) > 1e-12
-    if np.count_nonzero(nz) >= 2:  # one entry always has "a constant ratio"
-        ratio = got[nz] / exp[nz]
-        if np.allclose(ratio, ratio.flat[0], rtol=1e-6) and abs(ratio.flat[0] - 1) > 1e-4:
-            r = float(ratio.flat[0])
-            if abs(r - 1) < 0.05:
-                return (
-                    f"every entry is off by the same factor {r:.4g}: a constant is slightly wrong"
-                )
-            if np.isclose(r, -1):
-                return "the sign is flipped"
-            return f"every entry is off by the same factor {r:.4g}: check constant factors"
-    rel = np.max(np.abs(got - exp) / (np.abs(exp) + 1e-12))
-    if 1e-12 < rel < 1e-4:
-        return (
-            f"close but not exact (relative error {rel:.1e}): are you using finite "
-            "differences instead of the analytic derivative?"
+def check_one(part: Part, probe: Probe, got: Any) -> str | None:
+    """None when ``got`` is right for ``probe``; else the message for the student."""
+    label = part.label(probe)
+    if is_error(got):
+        return f"{label}: your code raised {got['error']}"
+    if part.check is not None:
+        msg = part.check(probe, got)
+        return msg and f"{label}: {msg}"
+    expected = part.expected(probe)
+    fields = expected if isinstance(expected, dict) else {None: expected}
+    if isinstance(expected, dict) and not isinstance(got, dict):
+        return f"{label}: expected {', '.join(expected)}; got {describe(got)}"
+    tolerance = part.tolerance(probe) if callable(part.tolerance) else part.tolerance
+    for key, exp in fields.items():
+        if key is not None and key not in got:
+            return f"{label}: no value for {key!r} was returned"
+        value = got if key is None else got[key]
+        rtol, atol = tolerance[key] if isinstance(tolerance, dict) else tolerance
+        msg = compare(
+            label if key is None else f"{label}, {key}",
+            exp,
+            value,
+            rtol,
+            atol,
+            hint=lambda r=rtol, a=atol: _mistake(part, probe, got, r, a),
         )
+        if msg:
+            return msg + _witness(part, probe, key)
+    for invariant in part.invariants:
+        if msg := invariant(probe, got):
+            return f"{label}: {msg}"
+    return None
+
+
+def _mistake(part: Part, probe: Probe, got: Any, rtol: float, atol: Any) -> str:
+    """The hint of the first known-wrong candidate that ``got`` matches, else ''."""
+    for hint, candidate in part.mistakes.items():
+        try:
+            wrong = candidate(probe)
+        except (ValueError, ZeroDivisionError):  # the mistake cannot even be made here
+            continue
+        if wrong is None:  # the candidate does not apply to this probe
+            continue
+        if isinstance(wrong, dict):
+            if isinstance(got, dict) and all(
+                k in got and close(got[k], v, max(rtol, 1e-9), atol) for k, v in wrong.items()
+            ):
+                return hint
+        elif close(got, wrong, max(rtol, 1e-9), atol):
+            return hint
     return ""
 
 
-def compare(
-    name: str,
-    expected: Any,
-    got: Any,
-    rtol: float = 1e-7,
-    atol: float = 1e-9,
-    hint: str = "",
-) -> str | None:
-    """Compare one student result with the expected one; None when it matches.
-
-    ``name`` says what was computed on what input (e.g. ``"d/dx of x*y at x=..., y=..."``).
-    The message labels expected vs got, names the worst element and gives a likely cause
-    (``hint`` from the caller wins over the generic guess).
-    """
-    if is_error(got):
-        return f"{name}: your code raised {got['error']}"
-    exp = _as_array(expected)
-    arr = _as_array(got)
-    if arr is None or exp is None:
-        return f"{name}: expected a number or an array, got {describe(got)}"
-    if arr.shape != exp.shape:
-        cause = hint
-        if not cause and arr.size > exp.size:
-            cause = "did you sum over the broadcast axes (un-broadcast to the input's shape)?"
-        msg = f"{name}: wrong shape. expected shape {exp.shape}, got shape {arr.shape}"
-        return f"{msg}. Likely cause: {cause}" if cause else msg
-    bad_nan = ~np.isfinite(arr) & np.isfinite(exp)
-    if np.any(bad_nan):
-        idx = tuple(int(i) for i in np.argwhere(bad_nan)[0])
-        return f"{name}: got {arr[idx]} at index {idx} where {exp[idx]:.6g} was expected"
-    with np.errstate(invalid="ignore"):
-        excess = np.abs(arr - exp) - (atol + rtol * np.abs(exp))
-    excess = np.where(np.isfinite(exp), excess, np.where(arr == exp, -1.0, np.inf))
-    if not np.any(excess > 0):
-        return None
-    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(excess)), exp.shape))
-    where = f" at index {worst}" if exp.ndim else ""
-    lines = [
-        f"{name}: wrong value{where}.",
-        f"    expected: {exp[worst]:.10g}",
-        f"    got:      {arr[worst]:.10g}",
-    ]
-    if exp.ndim and exp.size <= 24:
-        lines += [f"    expected (all): {describe(exp)}", f"    got (all):      {describe(arr)}"]
-    cause = hint or _hint(exp, arr, rtol)
-    if cause:
-        lines.append(f"    Likely cause: {cause}")
-    return "\n".join(lines)
-
-
-def central_difference(f: Callable[[np.ndarray], float], x: Any, h: float = 1e-6) -> np.ndarray:
-    """float64 central differences of a scalar function ``f`` at ``x`` (any shape).
-
-    The step is relative (``h * max(1, |x_i|)``) so that large inputs keep their accuracy.
-    """
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        step = h * max(1.0, abs(float(old)))
-        x[idx] = old + step
-        fp = float(f(x.copy()))
-        x[idx] = old - step
-        fm = float(f(x.copy()))
-        x[idx] = old
-        grad[idx] = (fp - fm) / (2 * step)
-    return grad
-
-
-def per_probe(
-    reference: Callable[[Any], Any],
-    name: Callable[[Any], str] | str,
-    rtol: float = 1e-7,
-    atol: float = 1e-9,
-    extra: Sequence[Callable[[Any, Any], str | None]] = (),
-    partial: bool = False,
-) -> Callable[[list[Any], list[Any]], Verdict]:
-    """Build a ``check`` that compares every result with ``reference(probe)``.
-
-    ``name(probe)`` (or a fixed string) names the op and input in messages. ``extra`` are
-    further checks ``(probe, got) -> message | None`` (e.g. against finite differences).
-    All-or-nothing by default; ``partial=True`` gives the fraction of probes passed.
-    """
-
-    def check(probes: list[Any], results: list[Any]) -> Verdict:
-        if len(results) != len(probes):
-            return Verdict.fail(f"expected {len(probes)} results, got {len(results)}")
-        failures: list[str] = []
-        for probe, got in zip(probes, results, strict=True):
-            label = name(probe) if callable(name) else f"{name} on {describe(probe)}"
-            msg = compare(label, reference(probe), got, rtol=rtol, atol=atol)
-            for more in extra:
-                if msg is None:
-                    msg = more(probe, got)
-            if msg is not None:
-                failures.append(msg)
-                if not partial:
-                    break
-        if not failures:
-            return Verdict.ok(len(probes))
-        if partial:
-            passed = len(probes) - len(failures)
-            return Verdict(
-                passed / len(probes),
-                f"{passed}/{len(probes)} probes passed. First failure:\n{failures[0]}",
-            )
-        return Verdict.fail(failures[0])
-
-    return check
+def _witness(part: Part, probe: Probe, key: str | None) -> str:
+    if part.witness is None:
+        return ""
+    value = part.witness(probe)
+    value = value.get(key) if isinstance(value, dict) else value
+    return "" if value is None else f"\n    (float64 finite differences give {describe(value)})"

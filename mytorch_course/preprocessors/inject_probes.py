@@ -13,7 +13,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Unicode
 
-from ..assignments import load_parts
+from ..assignments import driver_source, load_parts
 from ..notebook import is_graded_code, nbgrader_meta
 
 MARKER = "MYTORCH-PROBE"
@@ -27,9 +27,13 @@ def _mytorch_probe_cell():
     # (legal, and common) must not break grading.
     import builtins as B, contextlib, io, json, signal, time
     probes = json.loads({probes!r})
-    namespace = B.dict(B.globals())
-    B.exec(B.compile({driver!r}, "<grader driver>", "exec"), namespace)
-    run = namespace["run"]
+    student = B.dict(B.globals())
+    drivers = {{"__name__": "grader_drivers"}}
+    B.exec(B.compile({drivers!r}, "<grader driver>", "exec"), drivers)
+    driver = drivers[{driver!r}]
+
+    def run(probe):
+        return driver(probe, student)
 
     class ProbeTimeout(B.BaseException):
         pass
@@ -83,7 +87,7 @@ del _mytorch_probe_cell
 class InjectProbes(NbGraderPreprocessor):
     """Replace graded test cells that have a ``Part`` with the probe emitter (before Execute)."""
 
-    grading_dir = Unicode("grading", help="Folder holding <assignment-id>.py files").tag(
+    grading_dir = Unicode("grading", help="Folder holding one grading folder per assignment").tag(
         config=True
     )
     max_cell_budget = Float(20.0, help="Upper bound of a part's in-kernel time budget").tag(
@@ -106,12 +110,14 @@ class InjectProbes(NbGraderPreprocessor):
             part = parts.get(grade_id)
             if part is None or grade_id in state["cells"]:
                 continue
-            state["cells"][grade_id] = {"source": cell.source}
+            probes = part.draw()
+            state["cells"][grade_id] = {"source": cell.source, "probes": probes}
             budget = min(float(part.time_budget), self.max_cell_budget)
             cell.source = _EMITTER.format(
                 grade_id=grade_id,
-                probes=json.dumps(part.probes, allow_nan=True),
-                driver=part.driver,
+                probes=json.dumps(probes),
+                drivers=driver_source(part),
+                driver=part.driver.__name__,
                 budget=budget,
                 per_probe=min(self.per_probe_timeout, budget),
                 marker=MARKER,

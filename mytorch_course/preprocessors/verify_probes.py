@@ -13,7 +13,7 @@ from traitlets import Unicode
 
 from ..assignments import load_parts
 from ..notebook import error_output, is_graded_code, nbgrader_meta
-from ..runner import Part, Verdict
+from ..runner import Part, Verdict, grade
 from .inject_probes import MARKER, RESOURCE_KEY
 
 
@@ -54,7 +54,7 @@ def parse_probe_output(cell: NotebookNode, nonce: str, n_probes: int) -> tuple[l
 class VerifyProbes(NbGraderPreprocessor):
     """Grade probe cells in the grading process and rewrite their outputs (after Execute)."""
 
-    grading_dir = Unicode("grading", help="Folder holding <assignment-id>.py files").tag(
+    grading_dir = Unicode("grading", help="Folder holding one grading folder per assignment").tag(
         config=True
     )
 
@@ -73,18 +73,16 @@ class VerifyProbes(NbGraderPreprocessor):
             if grade_id not in state["cells"] or grade_id in seen:
                 continue
             seen.add(grade_id)
-            part = parts[grade_id]
-            results, reason = parse_probe_output(cell, state["nonce"], len(part.probes))
+            part, probes = parts[grade_id], state["cells"][grade_id]["probes"]
+            results, reason = parse_probe_output(cell, state["nonce"], len(probes))
             if results is None:
                 verdict = Verdict.fail(reason)
             else:
                 try:
-                    verdict = part.check(part.probes, results)
-                    if not isinstance(verdict, Verdict):
-                        raise TypeError(f"check returned {type(verdict).__name__}")
+                    verdict = grade(part, probes, results)
                 except Exception:
                     # An instructor bug or an unexpected result shape: never a pass.
-                    self.log.error("check of part %s raised:\n%s", grade_id, traceback.format_exc())
+                    self.log.error("grading part %s raised:\n%s", grade_id, traceback.format_exc())
                     verdict = Verdict.fail(
                         "your results could not be checked (unexpected type or shape)"
                     )

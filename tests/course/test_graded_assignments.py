@@ -1,6 +1,6 @@
 """The real assignments through real nbgrader: every assignment in solutions/ that has a
-grading file. One parallel batch per assignment: the solutions, the untouched release, a
-tampering notebook and every known-wrong variant from grading/mutants/<id>.py."""
+grading folder. One parallel batch per assignment: the solutions, the untouched release, a
+tampering notebook and every known-wrong variant from grading/a<id>/variants.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mytorch_course import samples
-from mytorch_course.assignments import load_mutants
+from mytorch_course.assignments import load_parts
 from mytorch_course.autograde import grade_notebooks
 from mytorch_course.course_dir import assignment_ids, copy_course
 from mytorch_course.release import release
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = [
     aid
     for aid in (assignment_ids(REPO) if (REPO / "solutions").is_dir() else [])
-    if (REPO / "grading" / f"{aid}.py").is_file()
+    if load_parts(REPO / "grading", aid)
 ]
 
 
@@ -44,9 +44,8 @@ def graded(request, tmp_path_factory: pytest.TempPathFactory):
         "release": samples.release_notebooks(root, aid),
         "tampering": samples.tampering(root, aid),
     }
-    for part, variants in load_mutants(root, aid).items():
-        for variant, code in variants.items():
-            cases[f"mutant--{part}--{variant}"] = samples.with_mutant(root, aid, part, code)
+    for part, variant in samples.variant_sources(root, aid):
+        cases[f"mutant--{part}--{variant}"] = samples.with_variant(root, aid, part, variant)
     work = tmp_path_factory.mktemp(f"work-{aid}")
     results = grade_notebooks(
         root, {(s, aid): nbs for s, nbs in cases.items()}, work, workers=2, budget=300, batch=6

@@ -11,7 +11,6 @@ import nbformat
 import pytest
 
 from mytorch_course import samples
-from mytorch_course.assignments import load_mutants
 from mytorch_course.autograde import grade_notebooks
 from mytorch_course.reports import SubmissionResult
 
@@ -61,9 +60,9 @@ def _cases(root: Path) -> dict[str, dict]:
             root,
             AID,
             {
-                sq: "import mytorch.course.grading as g\n"
-                "g.compare = lambda *a, **k: None\n"
-                "g.per_probe = lambda *a, **k: (lambda p, r: g.Verdict.ok(1))\n"
+                sq: "import mytorch_course.checks as c, mytorch_course.runner as g\n"
+                "c.compare = lambda *a, **k: None\n"
+                "g.grade = lambda *a, **k: g.Verdict.ok(1)\n"
                 "print('MYTORCH' + '-PROBE 0000 []')\n" + MUTANT_ZEROS
             },
         ),
@@ -120,9 +119,8 @@ def _cases(root: Path) -> dict[str, dict]:
         ),
         "not-a-notebook": {AID: Path(__file__)},  # a .py file renamed .ipynb
     }
-    for part, variants in load_mutants(root, AID).items():
-        for variant, code in variants.items():
-            cases[f"mutant--{part}--{variant}"] = samples.with_mutant(root, AID, part, code)
+    for part, variant in samples.variant_sources(root, AID):
+        cases[f"mutant--{part}--{variant}"] = samples.with_variant(root, AID, part, variant)
     return cases
 
 
