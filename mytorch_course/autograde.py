@@ -202,6 +202,6 @@ def grade_notebooks(
     for (student, aid), notebooks in submissions.items():
         place_submission(work, student, aid, notebooks)
     results = autograde(
-        work, sorted(submissions), workers=workers, budget=budget, progress=progress
+        work, sorted(submissions), workers=workers, budget=budget, progress=progress, batch=batch
     )
     return {(r.student, r.assignment): r for r in results}

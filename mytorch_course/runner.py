@@ -123,7 +123,7 @@ def check_one(part: Part, probe: Probe, got: Any) -> str | None:
             value,
             rtol,
             atol,
-            hint=lambda r=rtol, a=atol: _mistake(part, probe, got, r, a),
+            hint=lambda r=rtol, a=atol: _mistake(part, probe, got, expected, r, a),
         )
         if msg:
             return msg + _witness(part, probe, key)
@@ -133,8 +133,9 @@ def check_one(part: Part, probe: Probe, got: Any) -> str | None:
     return None
 
 
-def _mistake(part: Part, probe: Probe, got: Any, rtol: float, atol: Any) -> str:
-    """The hint of the first known-wrong candidate that ``got`` matches, else ''."""
+def _mistake(part: Part, probe: Probe, got: Any, expected: Any, rtol: float, atol: Any) -> str:
+    """The hint of the first known-wrong candidate that ``got`` matches, else ''. A candidate
+    that agrees with the expected result on this probe is never named."""
     for hint, candidate in part.mistakes.items():
         try:
             wrong = candidate(probe)
@@ -143,11 +144,12 @@ def _mistake(part: Part, probe: Probe, got: Any, rtol: float, atol: Any) -> str:
         if wrong is None:  # the candidate does not apply to this probe
             continue
         if isinstance(wrong, dict):
-            if isinstance(got, dict) and all(
-                k in got and close(got[k], v, max(rtol, 1e-9), atol) for k, v in wrong.items()
-            ):
-                return hint
-        elif close(got, wrong, max(rtol, 1e-9), atol):
+            mine, right = (got if isinstance(got, dict) else {}), expected
+        else:
+            wrong, mine, right = {None: wrong}, {None: got}, {None: expected}
+        tol = max(rtol, 1e-9)
+        differs = any(not close(v, right.get(k), tol, atol) for k, v in wrong.items())
+        if differs and all(k in mine and close(mine[k], v, tol, atol) for k, v in wrong.items()):
             return hint
     return ""
 

@@ -248,10 +248,14 @@ def op_part(ops: list[str], n: int, points: float, seed: int, title: str) -> Par
         inputs = ", ".join(f"{n}={describe(x)}" for n, x in zip("ab", _used(p), strict=False))
         return f"{p['cls']}: {graph.format(op=p['cls'] + '()', args=names)} with {inputs}, upstream gradient {describe(p['g'])}"
 
-    mistakes: dict[str, Callable] = {}
+    by_hint: dict[str, dict[str, Mistake]] = {}  # ops may share a mistake's hint
     for op in ops:
         for m in (*RULES[op].mistakes, *LOCAL_MISTAKES.get(op, ())):
-            mistakes[m.hint] = lambda p, op=op, m=m: _op_result(p, m.vjp) if p["op"] == op else None
+            by_hint.setdefault(m.hint, {})[op] = m
+    mistakes: dict[str, Callable] = {
+        hint: lambda p, t=table: _op_result(p, t[p["op"]].vjp) if p["op"] in t else None
+        for hint, table in by_hint.items()
+    }
     mistakes["the second backward() must add to .grad: return fresh tensors"] = (
         lambda p: _op_result(p | {"graph": "plain"}, RULES[p["op"]].vjp)
         if p["graph"] == "twice"

@@ -134,6 +134,13 @@ def graded(toy_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     return work, {s: results[(s, AID)] for s in cases}
 
 
+def test_students_were_graded_in_batches(graded) -> None:
+    work, res = graded  # batch=3: several students per nbgrader process
+    batches = list((work / "logs").glob(f"{AID}--batch-*.log"))
+    assert len(batches) >= len(res) // 3 - 2, batches
+    assert all("autograde" in log.read_text().lower() for log in batches)
+
+
 def test_solutions_score_full_marks(graded) -> None:
     _, res = graded
     assert (

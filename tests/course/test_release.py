@@ -6,6 +6,7 @@ import filecmp
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from mytorch_course.course_dir import assignment_ids
 from mytorch_course.nbgrader_process import nbgrader_env
 from mytorch_course.release import release
+from mytorch_course.student_edition import build_student_edition
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
 
@@ -56,11 +58,35 @@ def test_release_is_deterministic_and_strips_solutions(toy_root: Path, tmp_path:
     assert filecmp.cmp(toy_root / "nbgrader_config.py", REPO / "nbgrader_config.py", shallow=False)
 
 
-def test_wheel_excludes_grading_and_solutions() -> None:
-    # setuptools' package discovery: only mytorch* packages (grading/ is instructor-only)
-    import tomllib
+def _wheel(project: Path, out: Path) -> set[str]:
+    """Build ``project`` into a wheel in ``out``; the names of the files inside it."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(project), "--no-deps", "-q", "-w", str(out)],
+        check=True, capture_output=True, env=nbgrader_env(),
+    )  # fmt: skip
+    (wheel,) = out.glob("*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        return set(zf.namelist())
 
-    cfg = tomllib.loads((REPO / "pyproject.toml").read_text())
-    include = cfg["tool"]["setuptools"]["packages"]["find"]["include"]
-    assert "grading" not in include and all(p.startswith("mytorch") for p in include)
-    assert not (REPO / "mytorch" / "grading").exists()
+
+def test_wheels_hold_no_answers(tmp_path: Path) -> None:
+    """The instructor's wheel holds the engine and the tooling, never grading/ or solutions;
+    the student edition's wheel holds the engine only."""
+    project = tmp_path / "project"  # a clean copy: the build writes into its source folder
+    project.mkdir()
+    for item in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / item, project / item)
+    for package in ("mytorch", "mytorch_course"):
+        shutil.copytree(
+            REPO / package, project / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    names = _wheel(project, tmp_path / "wheel")
+    tops = {n.split("/")[0] for n in names}
+    assert "mytorch/tensor.py" in names and "mytorch_course/runner.py" in names
+    assert not {"grading", "solutions", "assignments", "tests"} & tops, tops
+    edition = tmp_path / "edition"
+    build_student_edition(edition, "01-derivatives")
+    names = _wheel(edition, tmp_path / "edition-wheel")
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"mytorch"}, tops
+    assert "mytorch/check.py" in names
