@@ -1,10 +1,10 @@
-"""Fast, in-process tests of each assignment and its grading files.
+"""Fast, in-process tests of every assignment that has a grading folder (found, not listed).
 
-* the solution notebook runs top to bottom and its visible tests pass;
-* the reference solution passes every part's hidden check;
-* every known-wrong variant fails its own part and no other;
-* the untouched release (solutions stubbed out) runs its non-test cells and scores 0;
-* the notebook follows the nbgrader protocol (metadata, ids, points, no outputs).
+* the solution notebook runs top to bottom with its visible tests;
+* the reference solution passes every part, and agrees with its finite-difference witness;
+* every known-wrong variant applies exactly once, loses its own part and no other;
+* the untouched release (solutions stubbed out) runs and scores 0;
+* the notebook follows the nbgrader protocol, and the release gives no answer away.
 
 The real nbgrader round trip (kernels, preprocessors) is tested by the pipeline's own tests.
 """
@@ -12,79 +12,33 @@ The real nbgrader round trip (kernels, preprocessors) is tested by the pipeline'
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import re
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import matplotlib
+import numpy as np
 import pytest
+
+from mytorch_course.assignments import apply_patch, driver_source, load_parts, load_variants
+from mytorch_course.checks import close
+from mytorch_course.course_dir import assignment_ids
+from mytorch_course.notebook import strip_solution_markers
+from mytorch_course.runner import Part, Verdict, grade
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
+GRADING = ROOT / "grading"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+AIDS = [a for a in assignment_ids(ROOT) if load_parts(GRADING, a)]
 
 
-@dataclass(frozen=True)
-class Assignment:
-    name: str
-    functions: tuple[str, ...]  # what the solved notebook must define
-    answers: tuple[str, ...]  # reference-code fragments that must not appear in the release
-
-    @property
-    def notebook(self) -> Path:
-        return ROOT / "solutions" / self.name / f"{self.name}.ipynb"
-
-    @functools.cached_property
-    def grading(self) -> ModuleType:
-        return _load(ROOT / "grading" / f"{self.name}.py")
-
-    @functools.cached_property
-    def mutants(self) -> dict[str, dict[str, str]]:
-        return _load(ROOT / "grading" / "mutants" / f"{self.name}.py").MUTANTS
-
-    @property
-    def parts(self) -> dict:
-        return self.grading.PARTS
-
-
-ASSIGNMENTS = {
-    a.name: a
-    for a in [
-        Assignment(
-            "01-derivatives",
-            ("forward_difference", "central_difference", "numerical_gradient", "d_cube",
-             "d_wiggle", "grad_check", "gradient_descent"),
-            ("(f(x + h) - f(x)) / h", "(f(x + h) - f(x - h)) / (2 * h)",
-             "2.0 * x**2 * np.cos(x**2)", "2 * v**2 * np.cos"),
-        ),
-        Assignment(
-            "02-backprop",
-            ("circuit_backward", "exp_affine_backward", "ratio_backward",
-             "log_example_backward", "Multiply", "Divide", "Maximum", "Sigmoid",
-             "topological_order", "backward_pass"),
-            ("out_grad * b, out_grad * a", "-out_grad * a", "node * (1.0 - node)",
-             "adjoint[parent] +=", "placed.add"),
-        ),
-    ]
-}  # fmt: skip
-
-
-def _load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"grading_{path.stem.replace('-', '_')}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _cells(assignment: Assignment) -> list[dict]:
-    return json.loads(assignment.notebook.read_text())["cells"]
+def _cells(aid: str) -> list[dict]:
+    return json.loads((ROOT / "solutions" / aid / f"{aid}.ipynb").read_text())["cells"]
 
 
 def _meta(cell: dict) -> dict:
@@ -105,126 +59,128 @@ def _stub_solutions(source: str) -> str:
 
 
 def run_notebook(
-    assignment: Assignment,
-    replace: dict[str, str] | None = None,
-    graded: bool = True,
-    demos: bool = True,
-    stub: bool = False,
+    aid: str, replace: dict[str, str] | None = None, graded: bool = True, stub: bool = False
 ) -> dict:
     """Execute the notebook's code cells in one namespace, like a kernel would."""
     namespace: dict = {"__name__": "__main__"}
-    replace = replace or {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for cell in _cells(assignment):
-            if cell["cell_type"] != "code":
-                continue
+        for cell in _cells(aid):
             meta = _meta(cell)
-            gid = meta.get("grade_id", cell["id"])
-            source = replace.get(gid, _source(cell))
-            if meta.get("grade"):
-                if not graded:
-                    continue
-            elif not meta and not demos:
+            if cell["cell_type"] != "code" or (meta.get("grade") and not graded):
                 continue
+            source = (replace or {}).get(meta.get("grade_id"), _source(cell))
             if stub and meta.get("solution"):
                 source = _stub_solutions(source)
-            exec(compile(source, f"<cell {gid}>", "exec"), namespace)
+            exec(compile(source, f"<cell {meta.get('grade_id', cell['id'])}>", "exec"), namespace)
     plt.close("all")
     return namespace
 
 
-def grade(assignment: Assignment, part_id: str, namespace: dict):
-    """Run the part's driver on every probe in ``namespace``, then check in this process."""
-    part = assignment.parts[part_id]
-    exec(compile(part.driver, f"<driver {part_id}>", "exec"), namespace)
-    run = namespace["run"]
+def results_of(part: Part, probes: list, namespace: dict) -> list:
+    """What the probe cell would emit: the driver, shipped as source, run on every probe."""
+    drivers: dict = {"__name__": "grader_drivers"}
+    exec(compile(driver_source(part), "<grader driver>", "exec"), drivers)
+    student = dict(namespace)
     results = []
-    for probe in part.probes:
+    for probe in probes:
         try:
-            result = run(json.loads(json.dumps(probe)))
+            result = drivers[part.driver.__name__](json.loads(json.dumps(probe)), student)
         except Exception as err:  # noqa: BLE001 - a student's error is data here
             result = {"error": f"{type(err).__name__}: {err}"}
-        results.append(json.loads(json.dumps(result)))
-    return part.check(part.probes, results)
+        results.append(json.loads(json.dumps(result, default=lambda a: a.tolist())))
+    return results
+
+
+def verdicts(aid: str, namespace: dict) -> dict[str, Verdict]:
+    out = {}
+    for part_id, part in load_parts(GRADING, aid).items():
+        probes = part.draw()
+        out[part_id] = grade(part, probes, results_of(part, probes, namespace))
+    return out
 
 
 @functools.cache
-def solution_namespace(name: str) -> dict:
-    return run_notebook(ASSIGNMENTS[name])
+def solution_namespace(aid: str) -> dict:
+    return run_notebook(aid)
 
 
-names = pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+def variant_cases() -> list:
+    return [(a, p, v) for a in AIDS for p, vs in load_variants(GRADING, a).items() for v in vs]
 
 
-@names
-def test_solution_notebook_runs_with_visible_tests(name):
-    for function in ASSIGNMENTS[name].functions:
-        assert callable(solution_namespace(name)[function]), function
+def variant_code(aid: str, part_id: str, variant: str) -> str:
+    source = _source(
+        next(c for c in _cells(aid) if _meta(c).get("grade_id") == f"{part_id}-solution")
+    )
+    return apply_patch(
+        strip_solution_markers(source), load_variants(GRADING, aid)[part_id][variant]
+    )
 
 
-PART_CASES = [(n, p) for n, a in sorted(ASSIGNMENTS.items()) for p in sorted(a.parts)]
+@pytest.mark.parametrize("aid", AIDS)
+def test_reference_passes_every_part(aid: str) -> None:
+    for part_id, verdict in verdicts(aid, dict(solution_namespace(aid))).items():
+        assert verdict.score == 1.0, (part_id, verdict.message)
 
 
-@pytest.mark.parametrize(("name", "part_id"), PART_CASES)
-def test_reference_passes(name, part_id):
-    verdict = grade(ASSIGNMENTS[name], part_id, dict(solution_namespace(name)))
-    assert verdict.score == 1.0, verdict.message
+@pytest.mark.parametrize("aid", AIDS)
+def test_reference_agrees_with_its_witness(aid: str) -> None:
+    for part_id, part in load_parts(GRADING, aid).items():
+        if part.witness is None:
+            continue
+        for probe in part.draw():
+            expected, witness = part.expected(probe), part.witness(probe)
+            for key, value in witness.items() if isinstance(witness, dict) else [(None, witness)]:
+                exp = expected if key is None else expected[key]
+                assert close(exp, value, 1e-5, 1e-6), (part_id, key, probe)
 
 
-MUTANT_CASES = [
-    (n, part, variant)
-    for n, a in sorted(ASSIGNMENTS.items())
-    for part, variants in a.mutants.items()
-    for variant in variants
-]
-
-
-@pytest.mark.parametrize(("name", "part_id", "variant"), MUTANT_CASES)
-def test_mutant_loses_exactly_its_part(name, part_id, variant):
-    assignment = ASSIGNMENTS[name]
-    source = assignment.mutants[part_id][variant]
-    namespace = run_notebook(assignment, {f"{part_id}-solution": source}, graded=False, demos=False)
-    for other in assignment.parts:
-        verdict = grade(assignment, other, dict(namespace))
+@pytest.mark.parametrize(("aid", "part_id", "variant"), variant_cases())
+def test_variant_loses_exactly_its_part(aid: str, part_id: str, variant: str) -> None:
+    code = variant_code(aid, part_id, variant)  # raises unless every patch applies exactly once
+    namespace = run_notebook(aid, {f"{part_id}-solution": code}, graded=False)
+    for other, verdict in verdicts(aid, namespace).items():
         if other == part_id:
-            assert verdict.score == 0.0, f"mutant {variant} was not caught:\n{verdict.message}"
-            assert len(verdict.message) > 40, verdict.message
+            assert verdict.score == 0.0, f"{variant} was not caught:\n{verdict.message}"
+            assert "test cases failed" in verdict.message, verdict.message
         else:
-            assert (
-                verdict.score == 1.0
-            ), f"mutant {part_id}/{variant} broke {other}: {verdict.message}"
+            assert verdict.score == 1.0, f"{part_id}/{variant} broke {other}: {verdict.message}"
 
 
-@names
-def test_every_part_has_enough_mutants(name):
-    assignment = ASSIGNMENTS[name]
-    assert set(assignment.mutants) == set(assignment.parts)
-    for part_id, variants in assignment.mutants.items():
-        assert len(variants) >= 3, part_id
+@pytest.mark.parametrize("aid", AIDS)
+def test_every_part_has_enough_variants(aid: str) -> None:
+    variants = load_variants(GRADING, aid)
+    assert set(variants) == set(load_parts(GRADING, aid))
+    assert all(len(v) >= 3 for v in variants.values()), variants.keys()
 
 
-@names
-def test_untouched_release_runs_and_scores_zero(name):
-    assignment = ASSIGNMENTS[name]
-    namespace = run_notebook(assignment, graded=False, stub=True)
-    for part_id in assignment.parts:
-        verdict = grade(assignment, part_id, dict(namespace))
+@pytest.mark.parametrize("aid", AIDS)
+def test_untouched_release_runs_and_scores_zero(aid: str) -> None:
+    for part_id, verdict in verdicts(aid, run_notebook(aid, graded=False, stub=True)).items():
         assert verdict.score == 0.0, part_id
         assert "NotImplementedError" in verdict.message, verdict.message
 
 
-@names
-def test_emitting_garbage_scores_zero(name):
-    for part_id, part in ASSIGNMENTS[name].parts.items():
-        for junk in ([], [None] * len(part.probes), ["text"] * len(part.probes)):
-            assert part.check(part.probes, junk).score == 0.0, part_id
+@pytest.mark.parametrize("aid", AIDS)
+def test_garbage_and_nan_score_zero(aid: str) -> None:
+    for part_id, part in load_parts(GRADING, aid).items():
+        probes = part.draw()
+        nan = [_poison(part.expected(p)) if part.expected else [np.nan] for p in probes]
+        for junk in ([], [None] * len(probes), ["text"] * len(probes), nan):
+            assert grade(part, probes, junk).score == 0.0, (part_id, junk[:1])
 
 
-@names
-def test_notebook_follows_the_nbgrader_protocol(name):
-    assignment = ASSIGNMENTS[name]
-    cells = _cells(assignment)
+def _poison(expected: object) -> object:
+    """The expected result with every number replaced by NaN (JSON's NaN, as emitted)."""
+    if isinstance(expected, dict):
+        return {k: _poison(v) for k, v in expected.items()}
+    return json.loads(json.dumps(np.full(np.shape(expected), np.nan).tolist()))
+
+
+@pytest.mark.parametrize("aid", AIDS)
+def test_notebook_follows_the_nbgrader_protocol(aid: str) -> None:
+    cells = _cells(aid)
     ids = [c["id"] for c in cells]
     assert len(ids) == len(set(ids)), "cell ids must be unique"
     grade_ids = [_meta(c)["grade_id"] for c in cells if _meta(c)]
@@ -234,48 +190,50 @@ def test_notebook_follows_the_nbgrader_protocol(name):
         assert cell["cell_type"] != "code" or (
             cell["outputs"] == [] and cell["execution_count"] is None
         )
-        meta = _meta(cell)
+        meta, source = _meta(cell), _source(cell)
         if not meta:
             continue
         assert meta["schema_version"] == 3
-        source = _source(cell)
         if meta["solution"]:
             assert meta["grade"] is False and meta["locked"] is False
             assert "### BEGIN SOLUTION" in source and "### END SOLUTION" in source
             assert meta["grade_id"].endswith("-solution")
         elif meta["grade"]:
-            assert meta["locked"] is True
-            assert 10 <= meta["points"] <= 20
+            assert meta["locked"] is True and 10 <= meta["points"] <= 20
             assert f'# graded outside your kernel: part "{meta["grade_id"]}"' in source
             assert "### BEGIN HIDDEN TESTS" in source and "### END HIDDEN TESTS" in source
             graded[meta["grade_id"]] = meta["points"]
         else:
             assert meta["locked"] is True
-    assert graded == {k: p.points for k, p in assignment.parts.items()}
+    parts = load_parts(GRADING, aid)
+    assert graded == {k: p.points for k, p in parts.items()}
     assert 4 <= len(graded) <= 8
-    for part_id, part in assignment.parts.items():
-        assert f"{part_id}-solution" in grade_ids
-        assert part.extra["solution_cell"] == f"{part_id}-solution"
+    assert all(f"{part_id}-solution" in grade_ids for part_id in parts)
 
 
-@names
-def test_release_gives_nothing_away(name):
-    """Outside the solution regions the notebook must not contain the reference code."""
-    assignment = ASSIGNMENTS[name]
-    cells = _cells(assignment)
-    text = "\n".join(_stub_solutions(_source(c)) for c in cells if c["cell_type"] == "code")
-    for fragment in assignment.answers:
-        assert fragment not in text, fragment
+@pytest.mark.parametrize("aid", AIDS)
+def test_release_gives_nothing_away(aid: str) -> None:
+    """No computing line of a solution region (one with arithmetic, longer than a trivial one)
+    appears anywhere else in the notebook."""
+    cells = [c for c in _cells(aid) if c["cell_type"] == "code"]
+    outside = "\n".join(_stub_solutions(_source(c)) for c in cells)
+    regions = re.findall(
+        r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", "\n".join(map(_source, cells)), re.S
+    )
+    lines = {ln.strip() for r in regions for ln in r.splitlines()}
+    answers = {ln for ln in lines if len(ln) >= 20 and re.search(r"[-+*/@] ", ln)}
+    assert answers and not [a for a in answers if a in outside]
 
 
-@names
-def test_probes_are_many_and_json(name):
-    for part_id, part in ASSIGNMENTS[name].parts.items():
-        assert len(part.probes) >= 20, part_id
-        json.dumps(part.probes, allow_nan=False)
+@pytest.mark.parametrize("aid", AIDS)
+def test_probes_are_many_json_and_seeded(aid: str) -> None:
+    for part_id, part in load_parts(GRADING, aid).items():
+        probes = part.draw()
+        assert len(probes) >= 20, part_id
+        assert part.draw() == probes and part.draw(seed=part.seed + 1) != probes, part_id
 
 
-def test_backprop_worked_examples_reproduce_the_seeds():
+def test_backprop_worked_examples_reproduce_the_seeds() -> None:
     ns = solution_namespace("02-backprop")
     f, dx, dy, dz, dw = ns["circuit_backward"](3.0, -4.0, 2.0, -1.0)
     assert (f, dx, dy, dz, dw) == (-30.0, -12.0, 9.0, 3.0, 0.0)

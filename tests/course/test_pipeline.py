@@ -10,14 +10,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mytorch.course import course, samples
+from mytorch_course import samples
+from mytorch_course.autograde import grade_notebooks
+from mytorch_course.reports import SubmissionResult
 
 
-def scores(result: course.SubmissionResult) -> dict[str, float]:
+def scores(result: SubmissionResult) -> dict[str, float]:
     return {p.part: p.score for p in result.parts}
 
 
-def full(result: course.SubmissionResult) -> dict[str, float]:
+def full(result: SubmissionResult) -> dict[str, float]:
     return {p.part: p.max_score for p in result.parts}
 
 
@@ -58,9 +60,9 @@ def _cases(root: Path) -> dict[str, dict]:
             root,
             AID,
             {
-                sq: "import mytorch.course.grading as g\n"
-                "g.compare = lambda *a, **k: None\n"
-                "g.per_probe = lambda *a, **k: (lambda p, r: g.Verdict.ok(1))\n"
+                sq: "import mytorch_course.checks as c, mytorch_course.runner as g\n"
+                "c.compare = lambda *a, **k: None\n"
+                "g.grade = lambda *a, **k: g.Verdict.ok(1)\n"
                 "print('MYTORCH' + '-PROBE 0000 []')\n" + MUTANT_ZEROS
             },
         ),
@@ -117,9 +119,8 @@ def _cases(root: Path) -> dict[str, dict]:
         ),
         "not-a-notebook": {AID: Path(__file__)},  # a .py file renamed .ipynb
     }
-    for part, variants in course.load_mutants(root, AID).items():
-        for variant, code in variants.items():
-            cases[f"mutant--{part}--{variant}"] = samples.with_mutant(root, AID, part, code)
+    for part, variant in samples.variant_sources(root, AID):
+        cases[f"mutant--{part}--{variant}"] = samples.with_variant(root, AID, part, variant)
     return cases
 
 
@@ -127,10 +128,17 @@ def _cases(root: Path) -> dict[str, dict]:
 def graded(toy_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     work = tmp_path_factory.mktemp("toy-work")
     cases = _cases(toy_root)
-    results = course.grade_notebooks(
+    results = grade_notebooks(
         toy_root, {(s, AID): nbs for s, nbs in cases.items()}, work, workers=2, budget=240, batch=3
     )
     return work, {s: results[(s, AID)] for s in cases}
+
+
+def test_students_were_graded_in_batches(graded) -> None:
+    work, res = graded  # batch=3: several students per nbgrader process
+    batches = list((work / "logs").glob(f"{AID}--batch-*.log"))
+    assert len(batches) >= len(res) // 3 - 2, batches
+    assert all("autograde" in log.read_text().lower() for log in batches)
 
 
 def test_solutions_score_full_marks(graded) -> None:

@@ -6,11 +6,15 @@ import filecmp
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from mytorch.course import course
+from mytorch_course.course_dir import assignment_ids
+from mytorch_course.nbgrader_process import nbgrader_env
+from mytorch_course.release import release
+from mytorch_course.student_edition import build_student_edition
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
 
@@ -24,10 +28,10 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 
 def test_committed_assignments_are_in_sync_with_solutions(tmp_path: Path) -> None:
-    ids = course.assignment_ids(REPO) if (REPO / "solutions").is_dir() else []
+    ids = assignment_ids(REPO) if (REPO / "solutions").is_dir() else []
     if not ids:
         pytest.skip("no assignments yet")
-    course.release(REPO, tmp_path / "assignments", ids)
+    release(REPO, tmp_path / "assignments", ids)
     fresh = _tree(tmp_path / "assignments")
     committed = _tree(REPO / "assignments")
     stale = sorted(k for k in fresh if committed.get(k) != fresh[k])
@@ -40,10 +44,10 @@ def test_committed_assignments_are_in_sync_with_solutions(tmp_path: Path) -> Non
 def test_release_is_deterministic_and_strips_solutions(toy_root: Path, tmp_path: Path) -> None:
     first = _tree(toy_root / "assignments")
     subprocess.run(
-        [sys.executable, "-m", "mytorch.course.cli", "--root", str(toy_root), "release"],
+        [sys.executable, "-m", "mytorch_course.cli", "--root", str(toy_root), "release"],
         check=True,
         capture_output=True,
-        env=course.nbgrader_env(),
+        env=nbgrader_env(),
     )
     assert _tree(toy_root / "assignments") == first
     text = (toy_root / "assignments" / "00-toy" / "00-toy.ipynb").read_text()
@@ -54,11 +58,35 @@ def test_release_is_deterministic_and_strips_solutions(toy_root: Path, tmp_path:
     assert filecmp.cmp(toy_root / "nbgrader_config.py", REPO / "nbgrader_config.py", shallow=False)
 
 
-def test_wheel_excludes_grading_and_solutions() -> None:
-    # setuptools' package discovery: only mytorch* packages (grading/ is instructor-only)
-    import tomllib
+def _wheel(project: Path, out: Path) -> set[str]:
+    """Build ``project`` into a wheel in ``out``; the names of the files inside it."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(project), "--no-deps", "-q", "-w", str(out)],
+        check=True, capture_output=True, env=nbgrader_env(),
+    )  # fmt: skip
+    (wheel,) = out.glob("*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        return set(zf.namelist())
 
-    cfg = tomllib.loads((REPO / "pyproject.toml").read_text())
-    include = cfg["tool"]["setuptools"]["packages"]["find"]["include"]
-    assert include == ["mytorch*"]
-    assert not (REPO / "mytorch" / "grading").exists()
+
+def test_wheels_hold_no_answers(tmp_path: Path) -> None:
+    """The instructor's wheel holds the engine and the tooling, never grading/ or solutions;
+    the student edition's wheel holds the engine only."""
+    project = tmp_path / "project"  # a clean copy: the build writes into its source folder
+    project.mkdir()
+    for item in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / item, project / item)
+    for package in ("mytorch", "mytorch_course"):
+        shutil.copytree(
+            REPO / package, project / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    names = _wheel(project, tmp_path / "wheel")
+    tops = {n.split("/")[0] for n in names}
+    assert "mytorch/tensor.py" in names and "mytorch_course/runner.py" in names
+    assert not {"grading", "solutions", "assignments", "tests"} & tops, tops
+    edition = tmp_path / "edition"
+    build_student_edition(edition, "01-derivatives")
+    names = _wheel(edition, tmp_path / "edition-wheel")
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"mytorch"}, tops
+    assert "mytorch/check.py" in names

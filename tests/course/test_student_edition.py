@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mytorch.course.student_edition import (
+from mytorch_course.student_edition import (
     ExerciseMarkerError,
     build_student_edition,
     strip_exercises,
@@ -91,8 +91,39 @@ def test_later_edition_keeps_closed_exercises(tmp_path):
 
 
 def test_cli_writes_an_installable_edition(tmp_path):
-    from mytorch.course.cli import main
+    from mytorch_course.cli import main
 
     assert main(["student-edition", "01-derivatives", str(tmp_path / "edition")]) == 0
     assert (tmp_path / "edition" / "pyproject.toml").exists()
     assert (tmp_path / "edition" / "mytorch" / "data" / "digits.npz").exists()
+
+
+def test_exercises_of_assignments_not_shipped_yet_stay_in():
+    text, count = strip_exercises(SOURCE, "01-derivatives", shipped={"01-derivatives"})
+    assert count == 1 and "3 * x" not in text and "2 * x" in text
+
+
+def test_every_marked_engine_region_can_leave_and_the_edition_still_imports(tmp_path):
+    """With every future assignment shipped, the engine's exercise regions all go."""
+    everything = {
+        "01-derivatives",
+        "02-backprop",
+        "03-engine",
+        "04-tensor-gradients",
+        "05-networks",
+        "06-beyond-backprop",
+    }
+    stripped = build_student_edition(tmp_path, "01-derivatives", shipped=everything)
+    assert any(s.startswith("recording.py") for s in stripped), stripped
+    assert any(s.startswith("autograd.py") for s in stripped), stripped
+    result = run_in(
+        tmp_path,
+        "import mytorch as mt\n"
+        "x = mt.Tensor([1.0, 2.0], requires_grad=True)\n"
+        "try:\n"
+        "    (x * x).sum().backward()\n"
+        "except NotImplementedError as e:\n"
+        "    print('stripped:', e)\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "stripped: This is an exercise of assignment 03-engine" in result.stdout

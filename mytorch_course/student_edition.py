@@ -10,30 +10,47 @@ exercise that is still open. In the package source an exercise is marked like th
 
 ``build_student_edition(out, "02-backprop")`` copies the package, replaces every exercise
 of assignment 02-backprop and of every later assignment with a ``raise
-NotImplementedError`` that says where the student writes it, and leaves out
-``mytorch/course`` (the grader's machinery) altogether. Earlier assignments' exercises stay
-in: they are closed, and later work builds on them.
+NotImplementedError`` that says where the student writes it. Earlier assignments' exercises
+stay in: they are closed, and later work builds on them. The grader's machinery
+(``mytorch_course``) is a package of its own and never part of the edition.
+
+Exercises marked for an assignment the course does not ship yet (no folder in
+``solutions/``) stay in every edition for now: today's assignments 1 and 2 run the engine
+whose pieces assignments 3, 4 and 6 will ask for. When such an assignment is added, its
+exercises leave its edition and every earlier one, so the earlier notebooks must not need
+them by then.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 
 import mytorch
 
+from .course_dir import assignment_ids, find_course_root
+
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN EXERCISE (?P<assignment>[\w.-]+)")
 END = re.compile(r"^\s*# END EXERCISE")
-EXCLUDED = {"course", "__pycache__"}
+EXCLUDED = {"__pycache__"}
 
 
 class ExerciseMarkerError(ValueError):
     """A BEGIN EXERCISE marker without its END (or the reverse)."""
 
 
-def strip_exercises(source: str, assignment: str, where: str = "<source>") -> tuple[str, int]:
-    """Replace the exercises of ``assignment`` and later ones; return (text, count)."""
+def strip_exercises(
+    source: str,
+    assignment: str,
+    where: str = "<source>",
+    shipped: Collection[str] | None = None,
+) -> tuple[str, int]:
+    """Replace the exercises of ``assignment`` and later ones; return (text, count).
+
+    With ``shipped`` (the course's assignment ids), exercises of other assignments are kept.
+    """
     out: list[str] = []
     stripped = 0
     inside: re.Match | None = None
@@ -44,7 +61,8 @@ def strip_exercises(source: str, assignment: str, where: str = "<source>") -> tu
             if inside:
                 raise ExerciseMarkerError(f"{where}:{number}: nested BEGIN EXERCISE")
             inside = begin
-            keep_inside = begin["assignment"] < assignment  # closed before this one
+            owner = begin["assignment"]
+            keep_inside = owner < assignment or (shipped is not None and owner not in shipped)
             if not keep_inside:
                 stripped += 1
                 out.append(
@@ -66,8 +84,15 @@ def strip_exercises(source: str, assignment: str, where: str = "<source>") -> tu
     return "".join(out), stripped
 
 
-def build_student_edition(out_dir: Path, assignment: str) -> list[str]:
-    """Write a pip-installable student edition to ``out_dir``; return what was stripped."""
+def build_student_edition(
+    out_dir: Path, assignment: str, shipped: Collection[str] | None = None
+) -> list[str]:
+    """Write a pip-installable student edition to ``out_dir``; return what was stripped.
+
+    ``shipped``: the course's assignments (default: those in the course's ``solutions/``).
+    """
+    if shipped is None:
+        shipped = assignment_ids(find_course_root())
     package = Path(mytorch.__file__).parent
     target = Path(out_dir) / "mytorch"
     if target.exists():
@@ -80,7 +105,7 @@ def build_student_edition(out_dir: Path, assignment: str) -> list[str]:
         destination = target / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".py":
-            text, count = strip_exercises(path.read_text(), assignment, str(relative))
+            text, count = strip_exercises(path.read_text(), assignment, str(relative), shipped)
             compile(text, str(relative), "exec")  # the edition must still import
             destination.write_text(text)
             if count:

@@ -12,14 +12,9 @@ from pathlib import Path
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
-from mytorch.course.course import (
-    load_mutants,
-    make_submission,
-    release_notebooks,
-    solution_cell_for,
-    source_notebooks,
-)
-from mytorch.course.preprocessors import load_parts
+from .assignments import apply_patch, load_parts, load_variants
+from .course_dir import release_notebooks, source_notebooks
+from .notebook import make_submission, nbgrader_meta, solution_cell_for, strip_solution_markers
 
 # A student cell that tries the exploits that work against plain nbgrader (verified with
 # nbgrader 0.9.6): patched numpy checks and an input transformer that turns every later cell
@@ -42,26 +37,32 @@ def solved(root: Path, aid: str, replace: dict[str, str] | None = None) -> dict[
 
 
 def target_cell(root: Path, aid: str, nb: NotebookNode, part: str) -> str:
-    """The solution cell a part's mutants replace: ``Part.extra["solution_cell"]`` when the
-    grading file says so, else the nearest solution cell before the graded cell."""
-    parts = load_parts(root / "grading", aid)
-    if part in parts and parts[part].extra.get("solution_cell"):
-        return str(parts[part].extra["solution_cell"])
-    return solution_cell_for(nb, part)
+    """The solution cell a part's variants patch: ``Part.solution_cell`` when the part says
+    so, else the nearest solution cell before the graded cell."""
+    declared = load_parts(root / "grading", aid).get(part)
+    return (declared and declared.solution_cell) or solution_cell_for(nb, part)
 
 
-def with_mutant(root: Path, aid: str, part: str, code: str) -> dict[str, NotebookNode]:
-    """Solutions with the solution cell tested by ``part`` replaced by ``code``."""
+def variant_sources(root: Path, aid: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """(part, variant) -> (solution cell grade_id, the cell's code with the patch applied)."""
     out = {}
-    for name, nb in release_notebooks(root, aid).items():
-        try:
-            solution_cell_for(nb, part)  # is the part in this notebook?
-            sol_id = target_cell(root, aid, nb, part)
-        except KeyError:
-            out[name] = solved(root, aid)[name]
-            continue
-        out[name] = make_submission(nb, source_notebooks(root, aid)[name], {sol_id: code})
+    variants = load_variants(root / "grading", aid)
+    for nb in source_notebooks(root, aid).values():
+        cells = {nbgrader_meta(c).get("grade_id"): c.source for c in nb.cells}
+        for part, patches in variants.items():
+            if part not in cells:
+                continue
+            cell = target_cell(root, aid, nb, part)
+            solution = strip_solution_markers(cells[cell])
+            for variant, patch in patches.items():
+                out[(part, variant)] = (cell, apply_patch(solution, patch))
     return out
+
+
+def with_variant(root: Path, aid: str, part: str, variant: str) -> dict[str, NotebookNode]:
+    """The solutions with the known-wrong ``variant`` of ``part`` in its solution cell."""
+    cell, code = variant_sources(root, aid)[(part, variant)]
+    return solved(root, aid, {cell: code})
 
 
 def tampering(root: Path, aid: str) -> dict[str, NotebookNode]:
@@ -76,16 +77,13 @@ def tampering(root: Path, aid: str) -> dict[str, NotebookNode]:
 
 def partly_wrong(root: Path, aid: str) -> tuple[dict[str, NotebookNode], str]:
     """Solutions with the first known-wrong variant of the first part that has one."""
-    mutants = load_mutants(root, aid)
-    for part, variants in mutants.items():
-        for variant, code in variants.items():
-            return with_mutant(root, aid, part, code), f"{part} ({variant})"
-    # No mutants file yet: break the first solution cell instead.
+    for part, variants in load_variants(root / "grading", aid).items():
+        for variant in variants:
+            return with_variant(root, aid, part, variant), f"{part} ({variant})"
+    # No variants yet: break the first solution cell instead.
     first = next(iter(release_notebooks(root, aid).values()))
     sol = next(
-        c.metadata["nbgrader"]["grade_id"]
-        for c in first.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
+        nbgrader_meta(c)["grade_id"] for c in first.cells if nbgrader_meta(c).get("solution")
     )
     return solved(root, aid, {sol: "raise RuntimeError('not done')"}), sol
 
