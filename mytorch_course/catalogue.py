@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,6 +259,7 @@ def matmul_cases(rng: np.random.Generator) -> list[Case]:
         ((3,), (3, 4)),
         ((2, 3), (3,)),
         ((4,), (4,)),
+        ((4,), (2, 4, 3)),  # a vector against a batch: its gradient sums over the batch
     ]
     return [Case((anywhere(rng, sa), anywhere(rng, sb))) for sa, sb in shapes]
 
@@ -705,6 +707,14 @@ register(OpRule(
     r"\dot x W + x \dot W + \dot b",
 ))
 # fmt: on
+
+
+def seeded_cases(name: str) -> list[Case]:
+    """The probes of ``RULES[name]``, drawn from a generator seeded by the name.
+
+    The same probes on every run and in every test that draws them, so a failure reproduces.
+    """
+    return RULES[name].cases(np.random.default_rng(zlib.crc32(name.encode())))
 
 
 # --- the book's table of rules ---------------------------------------------------------------

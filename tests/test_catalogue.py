@@ -30,7 +30,7 @@ def rng_for(*key: object) -> np.random.Generator:
     return np.random.default_rng(zlib.crc32(repr(key).encode()))
 
 
-CASES: dict[str, list[Case]] = {name: rule.cases(rng_for(name)) for name, rule in RULES.items()}
+CASES: dict[str, list[Case]] = {name: catalogue.seeded_cases(name) for name in RULES}
 RULE_CASES = [(name, index) for name, cases in CASES.items() for index in range(len(cases))]
 RULE_MISTAKES = [(name, m.name) for name, rule in RULES.items() for m in rule.mistakes]
 

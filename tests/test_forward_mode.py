@@ -1,18 +1,21 @@
 """Forward mode: every op's tangent rule, jvp, vjp, jacobian and hvp.
 
-Every op is checked two ways, in float64, on its (broadcasting) case from ``op_cases``:
-the dot-product test <u, J v> == <J^T u, v> against the reverse mode's VJP, with random
-u and v, and J v against central differences of the function along v.
+Every op of the catalogue (``mytorch_course.catalogue``) is checked on each of its probes,
+in float64: the engine's tangent equals the catalogue's JVP (itself checked against finite
+differences in tests/test_catalogue.py), and the dot-product test <u, J v> == <J^T u, v>
+holds against the engine's own reverse mode, with random u and v.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from op_cases import CASES
 
 import mytorch as mt
 from mytorch import ops
+from mytorch_course.catalogue import RULES, Case, OpRule, seeded_cases
+
+CASES = {name: seeded_cases(name) for name in RULES}
 
 
 def central_jvp(fn, xs, vs, eps=1e-6):
@@ -21,22 +24,39 @@ def central_jvp(fn, xs, vs, eps=1e-6):
     return (plus - minus) / (2 * eps)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_tangent_rule_against_the_vjp_and_finite_differences(name):
-    case = CASES[name]
-    rng = np.random.default_rng(7 + len(name))
-    xs = case.make_inputs(rng)
-    vs = [rng.standard_normal(x.shape) for x in xs]
-    out, jv = mt.jvp(case.fn, tuple(xs), tuple(vs))
-    np.testing.assert_allclose(out.data, case.fn(*[mt.Tensor(x) for x in xs]).data)
-    assert jv.shape == out.shape and jv.dtype == np.float64
+def check_tangent(rule: OpRule, case: Case, rng: np.random.Generator) -> None:
+    """The engine's op on ``case``: its tangent is the catalogue's, and adjoint to its VJP."""
+    op = getattr(ops, rule.op_class)(**case.params)
+    where = f"{rule.name} on shapes {[x.shape for x in case.inputs]}, {case.params}"
+    vs = tuple(rng.standard_normal(x.shape) for x in case.inputs)
+    out, jv = mt.jvp(op, case.inputs, vs)
+    want = rule.jvp(vs, *case.inputs, **case.params)
+    assert jv.shape == want.shape and jv.dtype == np.float64, where
+    np.testing.assert_allclose(jv.data, want, rtol=1e-10, atol=1e-12, err_msg=where)
     u = rng.standard_normal(out.shape)
-    _, vjp_fn = mt.vjp(case.fn, *xs)
-    jtu = vjp_fn(u)
+    _, vjp_fn = mt.vjp(op, *case.inputs)
     forward = float(np.sum(u * jv.data))
-    reverse = sum(float(np.sum(g.data * v)) for g, v in zip(jtu, vs, strict=True))
-    assert forward == pytest.approx(reverse, rel=1e-10, abs=1e-12), "<u, Jv> != <J^T u, v>"
-    np.testing.assert_allclose(jv.data, central_jvp(case.fn, xs, vs), rtol=1e-6, atol=1e-8)
+    reverse = sum(float(np.sum(g.data * v)) for g, v in zip(vjp_fn(u), vs, strict=True))
+    assert forward == pytest.approx(
+        reverse, rel=1e-10, abs=1e-12
+    ), f"{where}: <u, Jv> != <J^T u, v>"
+
+
+@pytest.mark.parametrize(
+    ("name", "index"), [(name, i) for name, cases in CASES.items() for i in range(len(cases))]
+)
+def test_tangent_rule_against_the_catalogue_and_the_vjp(name: str, index: int) -> None:
+    check_tangent(RULES[name], CASES[name][index], np.random.default_rng(index))
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_a_tangent_off_by_one_percent_is_caught(monkeypatch, name: str) -> None:
+    op_class = getattr(ops, RULES[name].op_class)
+    right = op_class.tangent
+    monkeypatch.setattr(op_class, "tangent", lambda self, ts, node: right(self, ts, node) * 1.01)
+    with pytest.raises(AssertionError):
+        for index, case in enumerate(CASES[name]):
+            check_tangent(RULES[name], case, np.random.default_rng(index))
 
 
 def test_a_wrong_tangent_rule_is_caught_by_the_dot_product_test():
