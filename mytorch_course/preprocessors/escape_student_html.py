@@ -3,14 +3,17 @@
 nbconvert renders ``text/html``, ``image/svg+xml`` and ``application/javascript`` outputs,
 raw HTML in markdown, raw cells and widget state as they are, so a student's ``<script>``
 would run in whoever opens the feedback. This keeps only plain text and checked bitmap
-images: any other rich output is shown as its source text, markdown is escaped, raw cells
-become escaped markdown, and every output and metadata field is rebuilt from a whitelist.
+images: any other rich output is shown as its source text, markdown is escaped (or shown
+verbatim when it could spell a script link), raw cells are shown verbatim, and every output
+and metadata field is rebuilt from a whitelist.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
+from urllib.parse import unquote
 
 from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -19,8 +22,7 @@ from traitlets import Bool
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
 BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]*$")
 TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # an HTML tag, comment or autolink begins
-ENTITY = re.compile(r"&(?=#|[A-Za-z][A-Za-z0-9]*;)")  # &#106; would spell "javascript"
-SCRIPT_URL = re.compile(r"(?i)\b(javascript|vbscript|data)(\s*\\?):")
+SCRIPT_SCHEME = re.compile(r"(?i)(java|vb)script:")
 GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")  # nbgrader's own rule; shown unescaped in feedback
 NBGRADER_FLAGS = ("grade", "solution", "task", "locked")
 NBGRADER_NUMBERS = ("points", "score")
@@ -31,11 +33,24 @@ def _text(value: Any) -> str:
     return "".join(value) if isinstance(value, list) else str(value)
 
 
+def as_text_block(source: str) -> str:
+    """Markdown showing ``source`` verbatim: a fenced code block longer than any fence in it."""
+    fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", source)), default=0))
+    return f"{fence}text\n{source}\n{fence}"
+
+
 def escape_markdown(source: str) -> str:
-    """Markdown whose HTML tags show as text and whose links cannot run a script: tag starts
-    and character references are escaped, ``javascript:``-like schemes are broken up."""
-    source = TAG_START.sub("&lt;", ENTITY.sub("&amp;", source))
-    return SCRIPT_URL.sub(r"\1-blocked\2:", source)
+    """Markdown whose HTML tags show as text (tag starts escaped). A cell that could spell a
+    script link once decoded (markdown decodes character references in links, repeatedly)
+    is shown verbatim as a text block instead."""
+    decoded, previous = source, ""
+    for _ in range(10):  # until nothing more decodes
+        if decoded == previous:
+            break
+        decoded, previous = html.unescape(unquote(decoded)), decoded
+    if SCRIPT_SCHEME.search(re.sub(r"[\s\x00-\x1f\\]", "", decoded)):
+        return as_text_block(source)
+    return TAG_START.sub("&lt;", source)
 
 
 def _safe_nbgrader(meta: Any) -> dict[str, Any]:
@@ -110,7 +125,7 @@ class EscapeStudentHTML(NbGraderPreprocessor):
         cell.source = _text(cell.get("source", ""))
         if cell.cell_type == "raw":  # raw cells reach the HTML untouched: show them as text
             cell.cell_type = "markdown"
-            cell.source = escape_markdown(cell.source)
+            cell.source = as_text_block(cell.source)
         elif cell.cell_type == "markdown" and self.escape_markdown:
             cell.source = escape_markdown(cell.source)
         elif cell.cell_type == "code":
