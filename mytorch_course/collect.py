@@ -192,6 +192,9 @@ def _read_folder(src: Path, out: Collected, max_nb: int) -> list[_File]:
     files = []
     for dirpath, dirnames, filenames in os.walk(src):  # does not follow symlinked folders
         dirnames.sort()
+        for name in dirnames:
+            if (Path(dirpath) / name).is_symlink():
+                out.skip(f"{Path(dirpath) / name}: a symbolic link")
         for name in sorted(filenames):
             path = Path(dirpath) / name
             parts = path.relative_to(src).parts

@@ -206,6 +206,7 @@ def test_symlinks_are_refused_in_zips_and_folders(root: Path, tmp_path: Path) ->
     got = collect_submissions(src, root, tmp_path / "w2")
     assert got.jobs == [("bob", AID)]
     assert any("mallory" in s and "symbolic link" in s for s in got.skipped)
+    assert any("eve" in s and "symbolic link" in s for s in got.skipped)
 
 
 def test_a_zip_bomb_is_bounded(root: Path, tmp_path: Path) -> None:
