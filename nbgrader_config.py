@@ -35,6 +35,8 @@ from nbgrader.preprocessors import (  # noqa: E402
 )
 
 from mytorch_course.preprocessors import (  # noqa: E402
+    CapOutputs,
+    EscapeStudentHTML,
     InjectProbes,
     RepairMetadata,
     RobustExecute,
@@ -89,6 +91,7 @@ c.Autograde.autograde_preprocessors = [
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
+    CapOutputs,  # characters, not lines: one 20 MB line never reaches gradebook or feedback
     SaveAutoGrades,
     AssignLatePenalties,
     CheckCellMetadata,
@@ -99,5 +102,7 @@ c.GenerateFeedback.preprocessors = [
     GetGrades,
     ClearHiddenTests,
     ShortenErrors,
+    CapOutputs,
+    EscapeStudentHTML,  # student HTML, SVG, scripts and widgets shown as text, never run
     CSSHTMLHeaderPreprocessor,
 ]

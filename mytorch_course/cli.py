@@ -13,7 +13,13 @@ import nbformat
 
 from . import samples
 from .autograde import autograde, prepare_course
-from .collect import collect_submissions, place_submission
+from .collect import (
+    Collected,
+    CollectError,
+    add_collection_notes,
+    collect_submissions,
+    place_submission,
+)
 from .course_dir import assignment_ids, copy_course, find_course_root, release_notebooks
 from .nbgrader_process import nbgrader
 from .release import release
@@ -35,11 +41,14 @@ def _grade_and_report(
     args: argparse.Namespace,
     out: Path | None,
     prepare: bool = True,
+    collected: Collected | None = None,
 ) -> list[SubmissionResult]:
     start = time.monotonic()
     results = autograde(
         work, jobs, workers=args.workers, budget=args.budget, prepare=prepare, batch=args.batch
     )
+    if collected is not None:  # conflicts and refused files, recorded per student
+        results = add_collection_notes(work, results, collected)
     wall = time.monotonic() - start
     print()
     print(format_table(results))
@@ -64,11 +73,15 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="mytorch-grade-") as tmp:
         work = Path(args.work).resolve() if args.work else Path(tmp)
         copy_course(root, work)
-        jobs = collect_submissions(Path(args.submissions).resolve(), root, work)
-        if not jobs:
+        try:
+            collected = collect_submissions(Path(args.submissions).resolve(), root, work)
+        except CollectError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        if not collected.jobs and not collected.notes:
             print("no submissions found", file=sys.stderr)
             return 1
-        _grade_and_report(work, jobs, args, out)
+        _grade_and_report(work, collected.jobs, args, out, collected=collected)
     return 0
 
 

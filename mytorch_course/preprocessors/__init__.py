@@ -17,13 +17,25 @@ Autograde pipeline (``c.Autograde.autograde_preprocessors``)::
 Sanitize pipeline: :class:`RepairMetadata` restores or drops broken nbgrader cell metadata
 before nbgrader's own checks (which would otherwise fail the whole submission).
 
-Feedback pipeline: :class:`ShortenErrors` reduces tracebacks to one line.
+Feedback pipeline: :class:`ShortenErrors` reduces tracebacks to one line;
+:class:`EscapeStudentHTML` shows student HTML, SVG, scripts and widgets as text.
+:class:`CapOutputs` (autograde and feedback) bounds each cell's and notebook's output.
 """
 
+from .cap_outputs import CapOutputs
+from .escape_student_html import EscapeStudentHTML
 from .inject_probes import InjectProbes
 from .repair_metadata import RepairMetadata
 from .robust_execute import RobustExecute
 from .shorten_errors import ShortenErrors
 from .verify_probes import VerifyProbes
 
-__all__ = ["InjectProbes", "RepairMetadata", "RobustExecute", "ShortenErrors", "VerifyProbes"]
+__all__ = [
+    "CapOutputs",
+    "EscapeStudentHTML",
+    "InjectProbes",
+    "RepairMetadata",
+    "RobustExecute",
+    "ShortenErrors",
+    "VerifyProbes",
+]

@@ -28,17 +28,17 @@ def test_collect_submissions_understands_common_layouts(tmp_path: Path) -> None:
     for rel in [
         "alice/00-toy/00-toy.ipynb",  # nbgrader's layout
         "bob/00-toy.ipynb",  # a folder per student
-        "lms/carol_123_456_00-toy.ipynb",  # LMS download inside a folder
-        "dave_00-toy.ipynb",  # LMS download, flat
+        "carol_123_456_00-toy.ipynb",  # Canvas download: <login>_<user id>_<submission id>_
+        "dave_00-toy.ipynb",  # flat <student>_<notebook>
         "erin/notes.ipynb",  # not a notebook of the course: skipped
     ]:
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(NB, src / rel)
     work = tmp_path / "work"
-    jobs = collect_submissions(src, root, work)
-    assert jobs == [(s, "00-toy") for s in ("alice", "bob", "carol", "dave")]
-    assert (work / "submitted" / "carol" / "00-toy" / "00-toy.ipynb").is_file()
-    assert (work / "submitted" / "carol" / "00-toy" / "timestamp.txt").is_file()
+    jobs = collect_submissions(src, root, work).jobs
+    assert jobs == [(s, "00-toy") for s in ("alice", "bob", "carol_123", "dave")]
+    assert (work / "submitted" / "carol_123" / "00-toy" / "00-toy.ipynb").is_file()
+    assert (work / "submitted" / "carol_123" / "00-toy" / "timestamp.txt").is_file()
 
 
 def test_make_submission_fills_solutions_and_mutant_target(tmp_path: Path) -> None:

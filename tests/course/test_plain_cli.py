@@ -63,11 +63,11 @@ def test_cli_autograde_from_lms_zip_and_validate(toy_root: Path, tmp_path: Path)
         env=nbgrader_env(),
     )
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "alice" in res.stdout and "25/25" in res.stdout
+    assert "alice_1234" in res.stdout and "25/25" in res.stdout
     with open(out / "totals.csv") as fh:
         totals = {r["student"]: float(r["score"]) for r in csv.DictReader(fh)}
-    assert totals == {"alice": 25.0, "bob": 0.0}
-    assert (out / "feedback" / "alice" / AID / f"{AID}.html").is_file()
+    assert totals == {"alice_1234": 25.0, "bob_999": 0.0}  # Canvas and flat LMS names
+    assert (out / "feedback" / "alice_1234" / AID / f"{AID}.html").is_file()
 
     nb_path = tmp_path / f"{AID}.ipynb"
     nb_path.write_text(nbformat.writes(good))
