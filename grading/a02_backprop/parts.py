@@ -22,47 +22,93 @@ from . import drivers
 # name -> (arguments, forward, partials at dout = 1, sizes of the terms of each partial, label)
 EXAMPLES: dict[str, tuple] = {
     "circuit_backward": (
-        "x y z w", lambda x, y, z, w: 3.0 * (x * y + max(z, w)),
+        "x y z w",
+        lambda x, y, z, w: 3.0 * (x * y + max(z, w)),
         lambda x, y, z, w: (3.0 * y, 3.0 * x, 3.0 * float(z > w), 3.0 * float(w > z)),
-        lambda x, y, z, w: (3 * abs(y), 3 * abs(x), 0.0, 0.0), "f = 3(xy + max(z, w))",
+        lambda x, y, z, w: (3 * abs(y), 3 * abs(x), 0.0, 0.0),
+        "f = 3(xy + max(z, w))",
     ),
     "exp_affine_backward": (
-        "w x b", lambda w, x, b: math.exp(w * x + b),
+        "w x b",
+        lambda w, x, b: math.exp(w * x + b),
         lambda w, x, b: (math.exp(w * x + b) * x, math.exp(w * x + b) * w, math.exp(w * x + b)),
-        lambda w, x, b: (math.exp(w * x + b) * abs(x), math.exp(w * x + b) * abs(w), math.exp(w * x + b)),
+        lambda w, x, b: (
+            math.exp(w * x + b) * abs(x),
+            math.exp(w * x + b) * abs(w),
+            math.exp(w * x + b),
+        ),
         "y = exp(w x + b)",
     ),
     "ratio_backward": (
-        "x y", lambda x, y: x / (x + y), lambda x, y: (y / (x + y) ** 2, -x / (x + y) ** 2),
-        lambda x, y: (1 / abs(x + y) + abs(x) / (x + y) ** 2, abs(x) / (x + y) ** 2), "f = x / (x + y)",
+        "x y",
+        lambda x, y: x / (x + y),
+        lambda x, y: (y / (x + y) ** 2, -x / (x + y) ** 2),
+        lambda x, y: (1 / abs(x + y) + abs(x) / (x + y) ** 2, abs(x) / (x + y) ** 2),
+        "f = x / (x + y)",
     ),
     "log_example_backward": (
-        "x1 x2", lambda x1, x2: math.log(x1) + x1 * x2 - math.sin(x2),
+        "x1 x2",
+        lambda x1, x2: math.log(x1) + x1 * x2 - math.sin(x2),
         lambda x1, x2: (1.0 / x1 + x2, x1 - math.cos(x2)),
-        lambda x1, x2: (1 / x1 + abs(x2), x1 + abs(math.cos(x2))), "y = ln(x1) + x1 x2 - sin(x2)",
+        lambda x1, x2: (1 / x1 + abs(x2), x1 + abs(math.cos(x2))),
+        "y = ln(x1) + x1 x2 - sin(x2)",
     ),
-}  # fmt: skip
+}
 
 # name -> {hint: partials that mistake gives at dout = 1}
 EXAMPLE_MISTAKES: dict[str, dict[str, Callable[..., tuple]]] = {
     "circuit_backward": {
-        "the factor 3 from the last gate is missing": lambda x, y, z, w: (y, x, float(z > w), float(w > z)),
-        "the max gate must route the whole gradient to the larger input only": lambda x, y, z, w: (3 * y, 3 * x, 1.5, 1.5),
-        "the multiply gate swaps its inputs: dL/dx uses y and dL/dy uses x": lambda x, y, z, w: (3 * x, 3 * y, 3.0 * (z > w), 3.0 * (w > z)),
+        "the factor 3 from the last gate is missing": lambda x, y, z, w: (
+            y,
+            x,
+            float(z > w),
+            float(w > z),
+        ),
+        "the max gate must route the whole gradient to the larger input only": lambda x, y, z, w: (
+            3 * y,
+            3 * x,
+            1.5,
+            1.5,
+        ),
+        "the multiply gate swaps its inputs: dL/dx uses y and dL/dy uses x": lambda x, y, z, w: (
+            3 * x,
+            3 * y,
+            3.0 * (z > w),
+            3.0 * (w > z),
+        ),
     },
     "ratio_backward": {
-        "x is used twice (numerator and sum): add both contributions (+=, not =)": lambda x, y: (1 / (x + y), -x / (x + y) ** 2),
-        "x is used twice: you kept only the contribution through the sum": lambda x, y: (-x / (x + y) ** 2, -x / (x + y) ** 2),
+        "x is used twice (numerator and sum): add both contributions (+=, not =)": lambda x, y: (
+            1 / (x + y),
+            -x / (x + y) ** 2,
+        ),
+        "x is used twice: you kept only the contribution through the sum": lambda x, y: (
+            -x / (x + y) ** 2,
+            -x / (x + y) ** 2,
+        ),
     },
     "log_example_backward": {
-        "x1 is used twice (ln and product): add both contributions (+=, not =)": lambda x1, x2: (x2, x1 - math.cos(x2)),
-        "x2 is used twice (product and sin): add both contributions (+=, not =)": lambda x1, x2: (1 / x1 + x2, -math.cos(x2)),
-        "the subtraction gate flips the sign of the gradient to sin(x2)": lambda x1, x2: (1 / x1 + x2, x1 + math.cos(x2)),
+        "x1 is used twice (ln and product): add both contributions (+=, not =)": lambda x1, x2: (
+            x2,
+            x1 - math.cos(x2),
+        ),
+        "x2 is used twice (product and sin): add both contributions (+=, not =)": lambda x1, x2: (
+            1 / x1 + x2,
+            -math.cos(x2),
+        ),
+        "the subtraction gate flips the sign of the gradient to sin(x2)": lambda x1, x2: (
+            1 / x1 + x2,
+            x1 + math.cos(x2),
+        ),
     },
     "exp_affine_backward": {
-        "the multiply gate swaps its inputs: dL/dw uses x and dL/dx uses w": lambda w, x, b: (math.exp(w * x + b) * w, math.exp(w * x + b) * x, math.exp(w * x + b)),
+        "the multiply gate swaps its inputs: dL/dw uses x and dL/dx uses w": lambda w, x, b: (
+            math.exp(w * x + b) * w,
+            math.exp(w * x + b) * x,
+            math.exp(w * x + b),
+        ),
     },
-}  # fmt: skip
+}
 
 
 def _signed(rng: np.random.Generator, lo: float, hi: float, size: Any = None) -> Any:
@@ -90,13 +136,22 @@ def _example_args(rng: np.random.Generator, fn: str, i: int) -> list[float]:
     return [rng.uniform(0.02, 0.2) if i % 3 == 0 else rng.uniform(0.2, 6.0), rng.uniform(-6, 6)]
 
 
+def _named_args(p: dict) -> zip:
+    return zip(EXAMPLES[p["fn"]][0].split(), p["args"], strict=True)
+
+
 def example_part(fns: list[str], points: float, seed: int, title: str) -> Part:
     def probes(rng: np.random.Generator) -> list[dict]:
         return [
-            {"fn": fn, "args": [float(a) for a in _example_args(rng, fn, i)], "dout": float(_signed(rng, 0.3, 3.0)),
-             "fields": ["value"] + [f"dL/d{n}" for n in EXAMPLES[fn][0].split()]}
-            for fn in fns for i in range(15)
-        ]  # fmt: skip
+            {
+                "fn": fn,
+                "args": [float(a) for a in _example_args(rng, fn, i)],
+                "dout": float(_signed(rng, 0.3, 3.0)),
+                "fields": ["value"] + [f"dL/d{n}" for n in EXAMPLES[fn][0].split()],
+            }
+            for fn in fns
+            for i in range(15)
+        ]
 
     def grads(p: dict, partials: Callable) -> dict:
         return {
@@ -136,10 +191,18 @@ def example_part(fns: list[str], points: float, seed: int, title: str) -> Part:
                 lambda p, fn=fn, partials=partials: grads(p, partials) if p["fn"] == fn else None
             )
     return Part(
-        points, probes, drivers.example, seed=seed, expected=expected, tolerance=tolerance, witness=witness,
-        mistakes=mistakes, title=title,
-        label=lambda p: f"{p['fn']}({', '.join(f'{n}={a:.6g}' for n, a in zip(EXAMPLES[p['fn']][0].split(), p['args'], strict=True))}, dout={p['dout']:.4g})  [{EXAMPLES[p['fn']][4]}]",
-    )  # fmt: skip
+        points,
+        probes,
+        drivers.example,
+        seed=seed,
+        expected=expected,
+        tolerance=tolerance,
+        witness=witness,
+        mistakes=mistakes,
+        title=title,
+        label=lambda p: f"{p['fn']}({', '.join(f'{n}={a:.6g}' for n, a in _named_args(p))}, "
+        f"dout={p['dout']:.4g})  [{EXAMPLES[p['fn']][4]}]",
+    )
 
 
 CLASSES = {"mul": "Multiply", "div": "Divide", "maximum": "Maximum", "sigmoid": "Sigmoid"}
@@ -150,9 +213,21 @@ GRAPHS = {  # how an op is wired into a little graph; L = sum(g * out)
     "twice": "two backward() calls on out = {op}({args}) (gradients accumulate)",
 }
 LOCAL_MISTAKES = {
-    "maximum": (Mistake("split", lambda g, a, b: (0.5 * g, 0.5 * g), "the max gate routes, it does not split: the larger input gets all of it"),),
-    "sigmoid": (Mistake("no_sigma", lambda g, a: (g * (1 - RULES["sigmoid"].forward(a)),), "sigma'(x) = sigma(x) (1 - sigma(x)); the factor sigma(x) is missing"),),
-}  # fmt: skip
+    "maximum": (
+        Mistake(
+            "split",
+            lambda g, a, b: (0.5 * g, 0.5 * g),
+            "the max gate routes, it does not split: the larger input gets all of it",
+        ),
+    ),
+    "sigmoid": (
+        Mistake(
+            "no_sigma",
+            lambda g, a: (g * (1 - RULES["sigmoid"].forward(a)),),
+            "sigma'(x) = sigma(x) (1 - sigma(x)); the factor sigma(x) is missing",
+        ),
+    ),
+}
 
 
 def graph_forward(op: str, graph: str, *xs: np.ndarray) -> np.ndarray:
@@ -246,7 +321,8 @@ def op_part(ops: list[str], n: int, points: float, seed: int, title: str) -> Par
             else "out = {op}({op}(a))  (the op applied twice)"
         )
         inputs = ", ".join(f"{n}={describe(x)}" for n, x in zip("ab", _used(p), strict=False))
-        return f"{p['cls']}: {graph.format(op=p['cls'] + '()', args=names)} with {inputs}, upstream gradient {describe(p['g'])}"
+        graph = graph.format(op=p["cls"] + "()", args=names)
+        return f"{p['cls']}: {graph} with {inputs}, upstream gradient {describe(p['g'])}"
 
     by_hint: dict[str, dict[str, Mistake]] = {}  # ops may share a mistake's hint
     for op in ops:
@@ -262,17 +338,38 @@ def op_part(ops: list[str], n: int, points: float, seed: int, title: str) -> Par
         else None
     )
     return Part(
-        points, probes, drivers.op_graph, label, expected, seed=seed, witness=witness, mistakes=mistakes, title=title,
-        tolerance=lambda p: {"forward value": (1e-12, 1e-14)} | dict.fromkeys(("gradient of a", "gradient of b"), (1e-10, 1e-13 * (1 + np.max(np.abs(p["g"]))))),
-    )  # fmt: skip
+        points,
+        probes,
+        drivers.op_graph,
+        label,
+        expected,
+        seed=seed,
+        witness=witness,
+        mistakes=mistakes,
+        title=title,
+        tolerance=lambda p: {"forward value": (1e-12, 1e-14)}
+        | dict.fromkeys(
+            ("gradient of a", "gradient of b"), (1e-10, 1e-13 * (1 + np.max(np.abs(p["g"]))))
+        ),
+    )
 
 
 # The seeds' example y = ln(x1) + x1*x2 - sin(x2), and the smallest graph with reuse.
 FIXED_GRAPHS = [
-    ({"y": ("sub", ["v6", "v5"]), "v5": ("sin", ["x2"]), "x1": ("input", []), "v6": ("add", ["v3", "v4"]),
-      "v4": ("mul", ["x1", "x2"]), "x2": ("input", []), "v3": ("log", ["x1"])}, "y"),
+    (
+        {
+            "y": ("sub", ["v6", "v5"]),
+            "v5": ("sin", ["x2"]),
+            "x1": ("input", []),
+            "v6": ("add", ["v3", "v4"]),
+            "v4": ("mul", ["x1", "x2"]),
+            "x2": ("input", []),
+            "v3": ("log", ["x1"]),
+        },
+        "y",
+    ),
     ({"sq": ("mul", ["x", "x"]), "y": ("exp", ["sq"]), "x": ("input", [])}, "y"),
-]  # fmt: skip
+]
 
 
 def random_graph(rng: np.random.Generator) -> tuple[dict, str]:
@@ -406,16 +503,24 @@ def check_order(p: dict, got: Any) -> str | None:
         (n, q) for n in got if n in graph for q in graph[n][1] if position.get(q, -1) > position[n]
     ]
     if dupes:
-        msg = f"{', '.join(dupes)} appear(s) more than once. A node reached along two paths (a diamond, or x*x) must be listed once: remember which nodes you have already visited."
+        msg = (
+            f"{', '.join(dupes)} appear(s) more than once. A node reached along two paths (a "
+            "diamond, or x*x) must be listed once: remember which nodes you have already visited."
+        )
     elif missing:
         msg = f"missing node(s) {', '.join(missing)}, which {output!r} depends on."
     elif extra:
-        msg = f"{', '.join(extra)} should not be listed: {output!r} does not depend on it. List only the nodes reachable backwards from the output."
+        msg = (
+            f"{', '.join(extra)} should not be listed: {output!r} does not depend on it. "
+            "List only the nodes reachable backwards from the output."
+        )
     elif late:
-        msg = f"{late[0][0]!r} comes before its input {late[0][1]!r}. Every node must come after all of its inputs."
+        node, parent = late[0]
+        msg = f"{node!r} comes before its input {parent!r}. Every node must come after its inputs."
     else:
         return None
-    return f"{msg}\n    one valid order: {', '.join(ref_order(graph, output))}\n    your order:      {', '.join(map(str, got))}"
+    valid, yours = ", ".join(ref_order(graph, output)), ", ".join(map(str, got))
+    return f"{msg}\n    one valid order: {valid}\n    your order:      {yours}"
 
 
 def backward_witness(p: dict) -> dict:
@@ -433,25 +538,49 @@ def backward_witness(p: dict) -> dict:
 
 
 PARTS: dict[str, Part] = {
-    "gate_examples": example_part(["circuit_backward", "exp_affine_backward"], 15, 201, "circuit_backward / exp_affine_backward"),
-    "branching_examples": example_part(["ratio_backward", "log_example_backward"], 15, 202, "ratio_backward / log_example_backward"),
+    "gate_examples": example_part(
+        ["circuit_backward", "exp_affine_backward"],
+        15,
+        201,
+        "circuit_backward / exp_affine_backward",
+    ),
+    "branching_examples": example_part(
+        ["ratio_backward", "log_example_backward"], 15, 202, "ratio_backward / log_example_backward"
+    ),
     "multiply_divide_ops": op_part(["mul", "div"], 14, 15, 203, "Multiply / Divide"),
     "maximum_op": op_part(["maximum"], 20, 10, 204, "Maximum"),
     "sigmoid_op": op_part(["sigmoid"], 20, 15, 205, "Sigmoid"),
     "topological_order": Part(
-        15, graph_probes(24, False), drivers.topological_order, check=check_order, seed=206, title="topological_order",
+        15,
+        graph_probes(24, False),
+        drivers.topological_order,
+        check=check_order,
+        seed=206,
+        title="topological_order",
         label=lambda p: f"topological_order(graph, {p['output']!r}) for the graph {shown(p)}",
     ),
     "backward_pass": Part(
-        20, graph_probes(24, True), drivers.backward_pass, seed=207, expected=ref_backward, witness=backward_witness,
-        label=lambda p: f"backward_pass on {shown(p)} with seed dL/d{p['output']} = {p['seed']:.4g}",
+        20,
+        graph_probes(24, True),
+        drivers.backward_pass,
+        seed=207,
+        expected=ref_backward,
+        witness=backward_witness,
         tolerance=lambda p: (1e-9, 1e-12 * max(abs(v) for v in ref_backward(p).values())),
         mistakes={
-            "every adjoint is 1: multiply by the local derivatives on the way back": lambda p: dict.fromkeys(ref_backward(p), 1.0),
-            "start the backward pass from the given seed, not from 1": lambda p: ref_backward(p, seed=1.0),
-            "a node used by several gates gets the SUM of the contributions from all of them (+=, not =)": lambda p: ref_backward(p, accumulate=False),
-            "walk the nodes in reverse topological order (the output first)": lambda p: ref_backward(p, walk=1),
+            "every adjoint is 1: multiply by the local derivatives on the way back": lambda p: (
+                dict.fromkeys(ref_backward(p), 1.0)
+            ),
+            "start the backward pass from the given seed, not from 1": lambda p: (
+                ref_backward(p, seed=1.0)
+            ),
+            "a node used by several gates gets the SUM of the contributions of all of them "
+            "(+=, not =)": lambda p: ref_backward(p, accumulate=False),
+            "walk the nodes in reverse topological order (the output first)": lambda p: (
+                ref_backward(p, walk=1)
+            ),
         },
+        label=lambda p: f"backward_pass on {shown(p)}, seed dL/d{p['output']} = {p['seed']:.3g}",
         title="backward_pass",
     ),
-}  # fmt: skip
+}
