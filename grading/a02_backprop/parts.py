@@ -19,96 +19,49 @@ from mytorch_course.runner import Part
 
 from . import drivers
 
+E, LOG = math.exp, "log_example_backward"
+# fmt: off
 # name -> (arguments, forward, partials at dout = 1, sizes of the terms of each partial, label)
 EXAMPLES: dict[str, tuple] = {
     "circuit_backward": (
-        "x y z w",
-        lambda x, y, z, w: 3.0 * (x * y + max(z, w)),
+        "x y z w", lambda x, y, z, w: 3.0 * (x * y + max(z, w)),
         lambda x, y, z, w: (3.0 * y, 3.0 * x, 3.0 * float(z > w), 3.0 * float(w > z)),
-        lambda x, y, z, w: (3 * abs(y), 3 * abs(x), 0.0, 0.0),
-        "f = 3(xy + max(z, w))",
-    ),
+        lambda x, y, z, w: (3 * abs(y), 3 * abs(x), 0.0, 0.0), "f = 3(xy + max(z, w))"),
     "exp_affine_backward": (
-        "w x b",
-        lambda w, x, b: math.exp(w * x + b),
-        lambda w, x, b: (math.exp(w * x + b) * x, math.exp(w * x + b) * w, math.exp(w * x + b)),
-        lambda w, x, b: (
-            math.exp(w * x + b) * abs(x),
-            math.exp(w * x + b) * abs(w),
-            math.exp(w * x + b),
-        ),
-        "y = exp(w x + b)",
-    ),
+        "w x b", lambda w, x, b: E(w * x + b),
+        lambda w, x, b: (E(w * x + b) * x, E(w * x + b) * w, E(w * x + b)),
+        lambda w, x, b: (E(w * x + b) * abs(x), E(w * x + b) * abs(w), E(w * x + b)),
+        "y = exp(w x + b)"),
     "ratio_backward": (
-        "x y",
-        lambda x, y: x / (x + y),
-        lambda x, y: (y / (x + y) ** 2, -x / (x + y) ** 2),
+        "x y", lambda x, y: x / (x + y), lambda x, y: (y / (x + y) ** 2, -x / (x + y) ** 2),
         lambda x, y: (1 / abs(x + y) + abs(x) / (x + y) ** 2, abs(x) / (x + y) ** 2),
-        "f = x / (x + y)",
-    ),
+        "f = x / (x + y)"),
     "log_example_backward": (
-        "x1 x2",
-        lambda x1, x2: math.log(x1) + x1 * x2 - math.sin(x2),
+        "x1 x2", lambda x1, x2: math.log(x1) + x1 * x2 - math.sin(x2),
         lambda x1, x2: (1.0 / x1 + x2, x1 - math.cos(x2)),
-        lambda x1, x2: (1 / x1 + abs(x2), x1 + abs(math.cos(x2))),
-        "y = ln(x1) + x1 x2 - sin(x2)",
-    ),
+        lambda x1, x2: (1 / x1 + abs(x2), x1 + abs(math.cos(x2))), "y = ln(x1) + x1 x2 - sin(x2)"),
 }
-
-# name -> {hint: partials that mistake gives at dout = 1}
-EXAMPLE_MISTAKES: dict[str, dict[str, Callable[..., tuple]]] = {
-    "circuit_backward": {
-        "the factor 3 from the last gate is missing": lambda x, y, z, w: (
-            y,
-            x,
-            float(z > w),
-            float(w > z),
-        ),
-        "the max gate must route the whole gradient to the larger input only": lambda x, y, z, w: (
-            3 * y,
-            3 * x,
-            1.5,
-            1.5,
-        ),
-        "the multiply gate swaps its inputs: dL/dx uses y and dL/dy uses x": lambda x, y, z, w: (
-            3 * x,
-            3 * y,
-            3.0 * (z > w),
-            3.0 * (w > z),
-        ),
-    },
-    "ratio_backward": {
-        "x is used twice (numerator and sum): add both contributions (+=, not =)": lambda x, y: (
-            1 / (x + y),
-            -x / (x + y) ** 2,
-        ),
-        "x is used twice: you kept only the contribution through the sum": lambda x, y: (
-            -x / (x + y) ** 2,
-            -x / (x + y) ** 2,
-        ),
-    },
-    "log_example_backward": {
-        "x1 is used twice (ln and product): add both contributions (+=, not =)": lambda x1, x2: (
-            x2,
-            x1 - math.cos(x2),
-        ),
-        "x2 is used twice (product and sin): add both contributions (+=, not =)": lambda x1, x2: (
-            1 / x1 + x2,
-            -math.cos(x2),
-        ),
-        "the subtraction gate flips the sign of the gradient to sin(x2)": lambda x1, x2: (
-            1 / x1 + x2,
-            x1 + math.cos(x2),
-        ),
-    },
-    "exp_affine_backward": {
-        "the multiply gate swaps its inputs: dL/dw uses x and dL/dx uses w": lambda w, x, b: (
-            math.exp(w * x + b) * w,
-            math.exp(w * x + b) * x,
-            math.exp(w * x + b),
-        ),
-    },
-}
+EXAMPLE_MISTAKES = [  # (example, hint, partials at dout = 1 that the mistake gives)
+    ("circuit_backward", "the factor 3 from the last gate is missing",
+     lambda x, y, z, w: (y, x, z > w, w > z)),
+    ("circuit_backward", "the max gate must route the whole gradient to the larger input only",
+     lambda x, y, z, w: (3 * y, 3 * x, 1.5, 1.5)),
+    ("circuit_backward", "the multiply gate swaps its inputs: dL/dx uses y and dL/dy uses x",
+     lambda x, y, z, w: (3 * x, 3 * y, 3.0 * (z > w), 3.0 * (w > z))),
+    ("ratio_backward", "x is used twice (numerator and sum): add both contributions (+=, not =)",
+     lambda x, y: (1 / (x + y), -x / (x + y) ** 2)),
+    ("ratio_backward", "x is used twice: you kept only the contribution through the sum",
+     lambda x, y: (-x / (x + y) ** 2, -x / (x + y) ** 2)),
+    (LOG, "x1 is used twice (ln and product): add both contributions (+=, not =)",
+     lambda x1, x2: (x2, x1 - math.cos(x2))),
+    (LOG, "x2 is used twice (product and sin): add both contributions (+=, not =)",
+     lambda x1, x2: (1 / x1 + x2, -math.cos(x2))),
+    (LOG, "the subtraction gate flips the sign of the gradient to sin(x2)",
+     lambda x1, x2: (1 / x1 + x2, x1 + math.cos(x2))),
+    ("exp_affine_backward", "the multiply gate swaps its inputs: dL/dw uses x and dL/dx uses w",
+     lambda w, x, b: (E(w * x + b) * w, E(w * x + b) * x, E(w * x + b))),
+]
+# fmt: on
 
 
 def _signed(rng: np.random.Generator, lo: float, hi: float, size: Any = None) -> Any:
@@ -185,11 +138,9 @@ def example_part(fns: list[str], points: float, seed: int, title: str) -> Part:
             p | {"dout": 1.0}, EXAMPLES[p["fn"]][2]
         )
     }
-    for fn in fns:
-        for hint, partials in EXAMPLE_MISTAKES[fn].items():
-            mistakes[hint] = (
-                lambda p, fn=fn, partials=partials: grads(p, partials) if p["fn"] == fn else None
-            )
+    for fn, hint, partials in EXAMPLE_MISTAKES:
+        if fn in fns:
+            mistakes[hint] = lambda p, fn=fn, d=partials: grads(p, d) if p["fn"] == fn else None
     return Part(
         points,
         probes,
@@ -537,50 +488,33 @@ def backward_witness(p: dict) -> dict:
     return {f"dL/d{q}": float(d) for q, d in zip(leaves, fd, strict=True)}
 
 
+# fmt: off
 PARTS: dict[str, Part] = {
-    "gate_examples": example_part(
-        ["circuit_backward", "exp_affine_backward"],
-        15,
-        201,
-        "circuit_backward / exp_affine_backward",
-    ),
-    "branching_examples": example_part(
-        ["ratio_backward", "log_example_backward"], 15, 202, "ratio_backward / log_example_backward"
-    ),
+    "gate_examples": example_part(["circuit_backward", "exp_affine_backward"], 15, 201,
+                                  "circuit_backward / exp_affine_backward"),
+    "branching_examples": example_part(["ratio_backward", LOG], 15, 202,
+                                       "ratio_backward / log_example_backward"),
     "multiply_divide_ops": op_part(["mul", "div"], 14, 15, 203, "Multiply / Divide"),
     "maximum_op": op_part(["maximum"], 20, 10, 204, "Maximum"),
     "sigmoid_op": op_part(["sigmoid"], 20, 15, 205, "Sigmoid"),
     "topological_order": Part(
-        15,
-        graph_probes(24, False),
-        drivers.topological_order,
-        check=check_order,
-        seed=206,
-        title="topological_order",
+        15, graph_probes(24, False), drivers.topological_order, check=check_order, seed=206,
         label=lambda p: f"topological_order(graph, {p['output']!r}) for the graph {shown(p)}",
-    ),
+        title="topological_order"),
     "backward_pass": Part(
-        20,
-        graph_probes(24, True),
-        drivers.backward_pass,
-        seed=207,
-        expected=ref_backward,
-        witness=backward_witness,
+        20, graph_probes(24, True), drivers.backward_pass, expected=ref_backward, seed=207,
+        label=lambda p: f"backward_pass on {shown(p)}, seed dL/d{p['output']} = {p['seed']:.3g}",
+        witness=backward_witness, title="backward_pass",
         tolerance=lambda p: (1e-9, 1e-12 * max(abs(v) for v in ref_backward(p).values())),
         mistakes={
-            "every adjoint is 1: multiply by the local derivatives on the way back": lambda p: (
-                dict.fromkeys(ref_backward(p), 1.0)
-            ),
-            "start the backward pass from the given seed, not from 1": lambda p: (
-                ref_backward(p, seed=1.0)
-            ),
+            "every adjoint is 1: multiply by the local derivatives on the way back":
+                lambda p: dict.fromkeys(ref_backward(p), 1.0),
+            "start the backward pass from the given seed, not from 1":
+                lambda p: ref_backward(p, seed=1.0),
             "a node used by several gates gets the SUM of the contributions of all of them "
             "(+=, not =)": lambda p: ref_backward(p, accumulate=False),
-            "walk the nodes in reverse topological order (the output first)": lambda p: (
-                ref_backward(p, walk=1)
-            ),
-        },
-        label=lambda p: f"backward_pass on {shown(p)}, seed dL/d{p['output']} = {p['seed']:.3g}",
-        title="backward_pass",
-    ),
+            "walk the nodes in reverse topological order (the output first)":
+                lambda p: ref_backward(p, walk=1),
+        }),
 }
+# fmt: on
