@@ -96,15 +96,11 @@ def _named_args(p: dict) -> zip:
 def example_part(fns: list[str], points: float, seed: int, title: str) -> Part:
     def probes(rng: np.random.Generator) -> list[dict]:
         return [
-            {
-                "fn": fn,
-                "args": [float(a) for a in _example_args(rng, fn, i)],
-                "dout": float(_signed(rng, 0.3, 3.0)),
-                "fields": ["value"] + [f"dL/d{n}" for n in EXAMPLES[fn][0].split()],
-            }
-            for fn in fns
-            for i in range(15)
-        ]
+            {"fn": fn, "args": [float(a) for a in _example_args(rng, fn, i)],
+             "dout": float(_signed(rng, 0.3, 3.0)),
+             "fields": ["value"] + [f"dL/d{n}" for n in EXAMPLES[fn][0].split()]}
+            for fn in fns for i in range(15)
+        ]  # fmt: skip
 
     def grads(p: dict, partials: Callable) -> dict:
         return {
@@ -118,44 +114,30 @@ def example_part(fns: list[str], points: float, seed: int, title: str) -> Part:
         exact, scales = expected(p), EXAMPLES[p["fn"]][3](*p["args"])
         tol = {"value": (1e-12, 1e-12 * (1.0 + sum(abs(a) for a in p["args"]) ** 2))}
         for k, s in zip(p["fields"][1:], scales, strict=True):
-            tol[k] = (
-                0.0,
-                1e-11 * (max(abs(p["dout"]) * s, abs(exact[k])) + 1e-13 * abs(p["dout"])),
-            )
+            size = max(abs(p["dout"]) * s, abs(exact[k])) + 1e-13 * abs(p["dout"])
+            tol[k] = (0.0, 1e-11 * size)
         return tol
 
     def witness(p: dict) -> dict:
         forward = EXAMPLES[p["fn"]][1]
-        fd = central_difference(
-            lambda *v: np.array(forward(*map(float, v))),
-            [np.array(a) for a in p["args"]],
-            np.array(p["dout"]),
-        )
+        args = [np.array(a) for a in p["args"]]
+        fd = central_difference(lambda *v: np.array(forward(*map(float, v))), args, p["dout"])
         return dict(zip(p["fields"][1:], (float(d) for d in fd), strict=True))
 
-    mistakes = {
-        "you did not multiply by dout (the upstream gradient dL/df)": lambda p: grads(
-            p | {"dout": 1.0}, EXAMPLES[p["fn"]][2]
-        )
-    }
+    no_dout = "you did not multiply by dout (the upstream gradient dL/df)"
+    mistakes = {no_dout: lambda p: grads(p | {"dout": 1.0}, EXAMPLES[p["fn"]][2])}
     for fn, hint, partials in EXAMPLE_MISTAKES:
         if fn in fns:
             mistakes[hint] = lambda p, fn=fn, d=partials: grads(p, d) if p["fn"] == fn else None
     return Part(
-        points,
-        probes,
-        drivers.example,
-        seed=seed,
-        expected=expected,
-        tolerance=tolerance,
-        witness=witness,
-        mistakes=mistakes,
-        title=title,
+        points, probes, drivers.example, seed=seed, expected=expected, tolerance=tolerance,
+        witness=witness, mistakes=mistakes, title=title,
         label=lambda p: f"{p['fn']}({', '.join(f'{n}={a:.6g}' for n, a in _named_args(p))}, "
-        f"dout={p['dout']:.4g})  [{EXAMPLES[p['fn']][4]}]",
-    )
+                        f"dout={p['dout']:.4g})  [{EXAMPLES[p['fn']][4]}]",
+    )  # fmt: skip
 
 
+GRADIENTS = ("gradient of a", "gradient of b")
 CLASSES = {"mul": "Multiply", "div": "Divide", "maximum": "Maximum", "sigmoid": "Sigmoid"}
 GRAPHS = {  # how an op is wired into a little graph; L = sum(g * out)
     "plain": "out = {op}({args})",
@@ -163,22 +145,13 @@ GRAPHS = {  # how an op is wired into a little graph; L = sum(g * out)
     "diamond": "out = {op}({op}(a, b), b)  (b used twice)",
     "twice": "two backward() calls on out = {op}({args}) (gradients accumulate)",
 }
-LOCAL_MISTAKES = {
-    "maximum": (
-        Mistake(
-            "split",
-            lambda g, a, b: (0.5 * g, 0.5 * g),
-            "the max gate routes, it does not split: the larger input gets all of it",
-        ),
-    ),
-    "sigmoid": (
-        Mistake(
-            "no_sigma",
-            lambda g, a: (g * (1 - RULES["sigmoid"].forward(a)),),
-            "sigma'(x) = sigma(x) (1 - sigma(x)); the factor sigma(x) is missing",
-        ),
-    ),
-}
+UNARY_REUSE = "out = {op}({op}(a))  (the op applied twice)"
+LOCAL_MISTAKES = {  # beyond the catalogue's
+    "maximum": (Mistake("split", lambda g, a, b: (0.5 * g, 0.5 * g),
+                        "the max gate routes, it does not split: the larger input gets it all"),),
+    "sigmoid": (Mistake("no_sigma", lambda g, a: (g * (1 - RULES["sigmoid"].forward(a)),),
+                        "sigma'(x) = sigma(x) (1 - sigma(x)); the factor sigma(x) is missing"),),
+}  # fmt: skip
 
 
 def graph_forward(op: str, graph: str, *xs: np.ndarray) -> np.ndarray:
@@ -214,7 +187,7 @@ def _used(p: dict) -> list[np.ndarray]:
 def _op_result(p: dict, vjp: Callable) -> dict:
     xs, g = _op_inputs(p), np.array(p["g"])
     grads = graph_vjp(p["op"], vjp, p["graph"], g, *xs)
-    return dict(zip(("gradient of a", "gradient of b"), grads, strict=False))
+    return dict(zip(GRADIENTS, grads, strict=False))
 
 
 def op_part(ops: list[str], n: int, points: float, seed: int, title: str) -> Part:
@@ -226,51 +199,38 @@ def op_part(ops: list[str], n: int, points: float, seed: int, title: str) -> Par
                 cases += [c for c in RULES[op].cases(rng) if len({x.shape for x in c.inputs}) == 1]
             for i, case in enumerate(cases[:n]):
                 graph = list(GRAPHS)[i % 4]
-                if (op == "maximum" and graph != "twice") or (
-                    len(case.inputs) == 1 and graph == "diamond"
-                ):
-                    graph = "plain"  # max(a, a) ties everywhere
+                if graph != "twice" and (op == "maximum" or len(case.inputs) == 1):
+                    graph = "plain" if op == "maximum" or graph == "diamond" else graph
                 g = nonzero(rng, case.inputs[0].shape)  # a random upstream gradient, never all ones
+                inputs = [x.tolist() for x in case.inputs]
                 out.append(
                     {
                         "op": op,
                         "cls": CLASSES[op],
                         "graph": graph,
-                        "inputs": [x.tolist() for x in case.inputs],
+                        "inputs": inputs,
                         "g": g.tolist(),
                     }
                 )
         return out
 
     def expected(p: dict) -> dict:
-        forward = graph_forward(
-            p["op"], "plain" if p["graph"] == "twice" else p["graph"], *_op_inputs(p)
-        )
+        graph = "plain" if p["graph"] == "twice" else p["graph"]
+        forward = graph_forward(p["op"], graph, *_op_inputs(p))
         return {"forward value": forward} | _op_result(p, RULES[p["op"]].vjp)
 
     def witness(p: dict) -> dict:
         graph = "plain" if p["graph"] == "twice" else p["graph"]
         arity = len(p["inputs"])
         fd = central_difference(
-            lambda *v: graph_forward(p["op"], graph, *(v * (arity // len(v)))),
-            _used(p),
-            np.array(p["g"]),
+            lambda *v: graph_forward(p["op"], graph, *(v * (arity // len(v)))), _used(p), p["g"]
         )
-        return dict(
-            zip(
-                ("gradient of a", "gradient of b"),
-                ((2 if p["graph"] == "twice" else 1) * d for d in fd),
-                strict=False,
-            )
-        )
+        times = 2 if p["graph"] == "twice" else 1
+        return dict(zip(GRADIENTS, (times * d for d in fd), strict=False))
 
     def label(p: dict) -> str:
         names = "a, b" if len(p["inputs"]) == 2 else "a"
-        graph = (
-            GRAPHS[p["graph"]]
-            if names == "a, b" or p["graph"] != "reuse"
-            else "out = {op}({op}(a))  (the op applied twice)"
-        )
+        graph = GRAPHS[p["graph"]] if names == "a, b" or p["graph"] != "reuse" else UNARY_REUSE
         inputs = ", ".join(f"{n}={describe(x)}" for n, x in zip("ab", _used(p), strict=False))
         graph = graph.format(op=p["cls"] + "()", args=names)
         return f"{p['cls']}: {graph} with {inputs}, upstream gradient {describe(p['g'])}"
@@ -283,44 +243,24 @@ def op_part(ops: list[str], n: int, points: float, seed: int, title: str) -> Par
         hint: lambda p, t=table: _op_result(p, t[p["op"]].vjp) if p["op"] in t else None
         for hint, table in by_hint.items()
     }
-    mistakes["the second backward() must add to .grad: return fresh tensors"] = (
-        lambda p: _op_result(p | {"graph": "plain"}, RULES[p["op"]].vjp)
-        if p["graph"] == "twice"
-        else None
+    mistakes["the second backward() must add to .grad: return fresh tensors"] = lambda p: (
+        _op_result(p | {"graph": "plain"}, RULES[p["op"]].vjp) if p["graph"] == "twice" else None
     )
     return Part(
-        points,
-        probes,
-        drivers.op_graph,
-        label,
-        expected,
-        seed=seed,
-        witness=witness,
-        mistakes=mistakes,
-        title=title,
-        tolerance=lambda p: {"forward value": (1e-12, 1e-14)}
-        | dict.fromkeys(
-            ("gradient of a", "gradient of b"), (1e-10, 1e-13 * (1 + np.max(np.abs(p["g"]))))
-        ),
-    )
+        points, probes, drivers.op_graph, label, expected, seed=seed, witness=witness,
+        mistakes=mistakes, title=title,
+        tolerance=lambda p: {"forward value": (1e-12, 1e-14)} | dict.fromkeys(
+            GRADIENTS, (1e-10, 1e-13 * (1 + np.max(np.abs(p["g"]))))),
+    )  # fmt: skip
 
 
 # The seeds' example y = ln(x1) + x1*x2 - sin(x2), and the smallest graph with reuse.
 FIXED_GRAPHS = [
-    (
-        {
-            "y": ("sub", ["v6", "v5"]),
-            "v5": ("sin", ["x2"]),
-            "x1": ("input", []),
-            "v6": ("add", ["v3", "v4"]),
-            "v4": ("mul", ["x1", "x2"]),
-            "x2": ("input", []),
-            "v3": ("log", ["x1"]),
-        },
-        "y",
-    ),
+    ({"y": ("sub", ["v6", "v5"]), "v5": ("sin", ["x2"]), "x1": ("input", []),
+      "v6": ("add", ["v3", "v4"]), "v4": ("mul", ["x1", "x2"]), "x2": ("input", []),
+      "v3": ("log", ["x1"])}, "y"),
     ({"sq": ("mul", ["x", "x"]), "y": ("exp", ["sq"]), "x": ("input", [])}, "y"),
-]
+]  # fmt: skip
 
 
 def random_graph(rng: np.random.Generator) -> tuple[dict, str]:
