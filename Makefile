@@ -27,10 +27,10 @@ bench: setup
 	$(BIN)/python benchmarks/train_step.py
 
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check mytorch tests benchmarks
+	$(BIN)/ruff check . && $(BIN)/ruff format --check mytorch mytorch_course grading tests benchmarks
 
 format: setup
-	$(BIN)/ruff format mytorch tests benchmarks && $(BIN)/ruff check --fix .
+	$(BIN)/ruff format mytorch mytorch_course grading tests benchmarks && $(BIN)/ruff check --fix .
 
 release: setup
 	$(BIN)/mytorch-course release

@@ -82,10 +82,16 @@ def difference_part(kind: str, points: float, seed: int) -> Part:
         lambda p: DERIVATIVES[p["f"]](_x(p))
     )
     return Part(
-        points, probes, drivers.difference, expected=quotient(kind), seed=seed,
+        points,
+        probes,
+        drivers.difference,
+        expected=quotient(kind),
+        seed=seed,
         label=lambda p: f"{kind}_difference(f={p['f']}, x={describe(p['x'])}, h={p['h']:.3g})",
-        tolerance=lambda p: (1e-9, atol(p)), mistakes=mistakes, title=f"{kind}_difference",
-    )  # fmt: skip
+        tolerance=lambda p: (1e-9, atol(p)),
+        mistakes=mistakes,
+        title=f"{kind}_difference",
+    )
 
 
 def _array_probe(rng: np.random.Generator, f: str, rank: int, h: float) -> dict:
@@ -115,11 +121,19 @@ def central_gradient(p: dict, h: float, forward: bool = False) -> np.ndarray:
     return grad
 
 
+def _rounding(p: dict) -> float:
+    """The rounding error of a central difference of the probe's function, as an atol."""
+    return 1e-10 + 64 * EPS * (abs(array_function(p)(p["x"])) + 1) / p["h"]
+
+
 def _calls(probe: dict, got: dict) -> str | None:
     p = np.size(probe["x"])
     if isinstance(got.get("calls"), int) and got["calls"] <= 2 * p + 1:
         return None
-    return f"f was called {got.get('calls')} times for an x with {p} entries; central differences need 2p = {2 * p} evaluations."
+    calls = got.get("calls")
+    return (
+        f"f was called {calls} times for {p} entries of x; central differences need 2p = {2 * p}."
+    )
 
 
 def relative_errors(analytic: np.ndarray, numerical: np.ndarray, signed: bool = False) -> Any:
@@ -195,62 +209,67 @@ def _analytic_tolerance(p: dict) -> dict:
     return {k: (0.0, 1e-12 * v + 1e-300) for k, v in scales.items()}
 
 
+def _wiggle(p: dict, inner: float = 2.0, first: bool = True) -> np.ndarray:
+    x = _x(p)  # d/dx x sin(x^2) = sin(x^2) + 2x^2 cos(x^2); mistakes drop a term or a factor
+    return np.sin(x**2) * first + inner * x ** (2 if inner == 2 else 1) * np.cos(x**2)
+
+
+GRAD_CHECK_MISTAKES = {"forward": "forward differences instead of central ones",
+                       "mean": "the mean instead of the maximum",
+                       "signed": "a signed error instead of |analytic - numerical|",
+                       "absolute": "the absolute error without dividing"}  # fmt: skip
+
+# fmt: off
 PARTS: dict[str, Part] = {
     "forward_difference": difference_part("forward", 10, seed=101),
     "central_difference": difference_part("central", 10, seed=102),
     "numerical_gradient": Part(
-        20, lambda rng: [_array_probe(rng, ARRAY_FUNCTIONS[i % 5], [0, 1, 2, 3, 1, 2][i % 6], [1e-3, 1e-4, 3e-3][i % 3]) for i in range(30)],
-        drivers.numerical_gradient, seed=103,
+        20, lambda rng: [_array_probe(rng, ARRAY_FUNCTIONS[i % 5], [0, 1, 2, 3, 1, 2][i % 6],
+                                      [1e-3, 1e-4, 3e-3][i % 3]) for i in range(30)],
+        drivers.numerical_gradient, seed=103, title="numerical_gradient",
         label=lambda p: f"numerical_gradient(f={p['f']}, x={describe(p['x'])}, h={p['h']:.3g})",
         expected=lambda p: {"grad": central_gradient(p, p["h"])},
-        tolerance=lambda p: (1e-8, 1e-10 + 64 * EPS * (abs(array_function(p)(np.asarray(p["x"]))) + 1) / p["h"]),
-        mistakes={"these are forward differences; use central differences (f(x+h) - f(x-h)) / (2h)":
+        tolerance=lambda p: (1e-8, _rounding(p)),
+        mistakes={"these are forward differences; use central ones (f(x+h) - f(x-h)) / (2h)":
                   lambda p: {"grad": central_gradient(p, p["h"], forward=True)}},
-        invariants=(_unchanged("x", "x"), _calls), title="numerical_gradient",
-    ),
+        invariants=(_unchanged("x", "x"), _calls)),
     "analytic_derivatives": Part(
-        15, _analytic_probes, drivers.derivatives, seed=104,
+        15, _analytic_probes, drivers.derivatives, seed=104, title="d_cube / d_wiggle",
         label=lambda p: f"d_cube / d_wiggle at x={describe(p['x'])}",
-        expected=lambda p: {"d_cube": 3 * _x(p) ** 2, "d_wiggle": np.sin(_x(p) ** 2) + 2 * _x(p) ** 2 * np.cos(_x(p) ** 2)},
+        expected=lambda p: {"d_cube": 3 * _x(p) ** 2, "d_wiggle": _wiggle(p)},
         tolerance=_analytic_tolerance,
         mistakes={
             "you computed x**2 (forgot the factor 3)": lambda p: {"d_cube": _x(p) ** 2},
             "you computed 3x (wrong power rule)": lambda p: {"d_cube": 3 * _x(p)},
-            "you computed sin(x^2) + x cos(x^2) (forgot the inner derivative 2x of x^2)":
-                lambda p: {"d_wiggle": np.sin(_x(p) ** 2) + _x(p) * np.cos(_x(p) ** 2)},
+            "you computed sin(x^2) + x cos(x^2) (forgot the inner derivative 2x)":
+                lambda p: {"d_wiggle": _wiggle(p, inner=1.0)},
             "you computed 2x^2 cos(x^2) (forgot the product rule's first term)":
-                lambda p: {"d_wiggle": 2 * _x(p) ** 2 * np.cos(_x(p) ** 2)},
+                lambda p: {"d_wiggle": _wiggle(p, first=False)},
             "you computed 2x cos(x^2) (differentiated sin(x^2) only)":
                 lambda p: {"d_wiggle": 2 * _x(p) * np.cos(_x(p) ** 2)},
-        },
-        title="d_cube / d_wiggle",
-    ),
+        }),
     "grad_check": Part(
-        15, _gradcheck_probes, drivers.grad_check, seed=105,
-        label=lambda p: f"grad_check(f={p['f']}, grad_f={p['grad']} gradient, x={describe(p['x'])}, h={p['h']:.3g})",
-        expected=lambda p: {"err": _grad_check_err(p)},
-        tolerance=lambda p: (1e-4, 1e-7),
-        mistakes={
-            f"your value matches {text}": lambda p, kind=kind: {"err": _grad_check_err(p, kind)}
-            for kind, text in [
-                ("forward", "forward differences instead of central ones"),
-                ("mean", "the mean instead of the maximum"),
-                ("signed", "a signed error instead of |analytic - numerical|"),
-                ("absolute", "the absolute error without dividing"),
-            ]
-        },
-        invariants=(_unchanged("x", "x"),), title="grad_check",
-    ),
+        15, _gradcheck_probes, drivers.grad_check, seed=105, title="grad_check",
+        label=lambda p: f"grad_check(f={p['f']}, grad_f={p['grad']} gradient, "
+                        f"x={describe(p['x'])}, h={p['h']:.3g})",
+        expected=lambda p: {"err": _grad_check_err(p)}, tolerance=(1e-4, 1e-7),
+        mistakes={f"your value matches {text}": lambda p, k=kind: {"err": _grad_check_err(p, k)}
+                  for kind, text in GRAD_CHECK_MISTAKES.items()},
+        invariants=(_unchanged("x", "x"),)),
     "gradient_descent": Part(
-        15, _gd_probes, drivers.gradient_descent, seed=106,
-        label=lambda p: f"gradient_descent(x0={describe(p['x0'])}, lr={p['lr']:.4g}, n_steps={p['n']}) on f(x) = x.Ax/2 - b.x",
+        15, _gd_probes, drivers.gradient_descent, seed=106, title="gradient_descent",
+        label=lambda p: f"gradient_descent(x0={describe(p['x0'])}, lr={p['lr']:.4g}, "
+                        f"n_steps={p['n']}) on f(x) = x.Ax/2 - b.x",
         expected=lambda p: {"path": descent(p)}, tolerance=(1e-9, 1e-10),
         mistakes={
-            "return n_steps + 1 rows: x0 first, then one row per step": lambda p: {"path": descent(p)[1:]},
-            "every row is the same point: you appended the same array object and then changed it in place (x -= ...). Append a copy, or use x = x - ...":
+            "return n_steps + 1 rows: x0 first, then one row per step":
+                lambda p: {"path": descent(p)[1:]},
+            "every row is the same point: you appended the same array object and then changed "
+            "it in place (x -= ...). Append a copy, or use x = x - ...":
                 lambda p: {"path": np.repeat(descent(p)[-1:], p["n"] + 1, axis=0)},
-            "the iterates climb uphill: subtract lr * gradient, do not add it": lambda p: {"path": descent(p, -1.0)},
+            "the iterates climb uphill: subtract lr * gradient, do not add it":
+                lambda p: {"path": descent(p, -1.0)},
         },
-        invariants=(_unchanged("x0", "x0"),), title="gradient_descent",
-    ),
-}  # fmt: skip
+        invariants=(_unchanged("x0", "x0"),)),
+}
+# fmt: on

@@ -19,50 +19,49 @@ from mytorch_course.runner import Part
 
 from . import drivers
 
+E, LOG = math.exp, "log_example_backward"
+# fmt: off
 # name -> (arguments, forward, partials at dout = 1, sizes of the terms of each partial, label)
 EXAMPLES: dict[str, tuple] = {
     "circuit_backward": (
         "x y z w", lambda x, y, z, w: 3.0 * (x * y + max(z, w)),
         lambda x, y, z, w: (3.0 * y, 3.0 * x, 3.0 * float(z > w), 3.0 * float(w > z)),
-        lambda x, y, z, w: (3 * abs(y), 3 * abs(x), 0.0, 0.0), "f = 3(xy + max(z, w))",
-    ),
+        lambda x, y, z, w: (3 * abs(y), 3 * abs(x), 0.0, 0.0), "f = 3(xy + max(z, w))"),
     "exp_affine_backward": (
-        "w x b", lambda w, x, b: math.exp(w * x + b),
-        lambda w, x, b: (math.exp(w * x + b) * x, math.exp(w * x + b) * w, math.exp(w * x + b)),
-        lambda w, x, b: (math.exp(w * x + b) * abs(x), math.exp(w * x + b) * abs(w), math.exp(w * x + b)),
-        "y = exp(w x + b)",
-    ),
+        "w x b", lambda w, x, b: E(w * x + b),
+        lambda w, x, b: (E(w * x + b) * x, E(w * x + b) * w, E(w * x + b)),
+        lambda w, x, b: (E(w * x + b) * abs(x), E(w * x + b) * abs(w), E(w * x + b)),
+        "y = exp(w x + b)"),
     "ratio_backward": (
         "x y", lambda x, y: x / (x + y), lambda x, y: (y / (x + y) ** 2, -x / (x + y) ** 2),
-        lambda x, y: (1 / abs(x + y) + abs(x) / (x + y) ** 2, abs(x) / (x + y) ** 2), "f = x / (x + y)",
-    ),
+        lambda x, y: (1 / abs(x + y) + abs(x) / (x + y) ** 2, abs(x) / (x + y) ** 2),
+        "f = x / (x + y)"),
     "log_example_backward": (
         "x1 x2", lambda x1, x2: math.log(x1) + x1 * x2 - math.sin(x2),
         lambda x1, x2: (1.0 / x1 + x2, x1 - math.cos(x2)),
-        lambda x1, x2: (1 / x1 + abs(x2), x1 + abs(math.cos(x2))), "y = ln(x1) + x1 x2 - sin(x2)",
-    ),
-}  # fmt: skip
-
-# name -> {hint: partials that mistake gives at dout = 1}
-EXAMPLE_MISTAKES: dict[str, dict[str, Callable[..., tuple]]] = {
-    "circuit_backward": {
-        "the factor 3 from the last gate is missing": lambda x, y, z, w: (y, x, float(z > w), float(w > z)),
-        "the max gate must route the whole gradient to the larger input only": lambda x, y, z, w: (3 * y, 3 * x, 1.5, 1.5),
-        "the multiply gate swaps its inputs: dL/dx uses y and dL/dy uses x": lambda x, y, z, w: (3 * x, 3 * y, 3.0 * (z > w), 3.0 * (w > z)),
-    },
-    "ratio_backward": {
-        "x is used twice (numerator and sum): add both contributions (+=, not =)": lambda x, y: (1 / (x + y), -x / (x + y) ** 2),
-        "x is used twice: you kept only the contribution through the sum": lambda x, y: (-x / (x + y) ** 2, -x / (x + y) ** 2),
-    },
-    "log_example_backward": {
-        "x1 is used twice (ln and product): add both contributions (+=, not =)": lambda x1, x2: (x2, x1 - math.cos(x2)),
-        "x2 is used twice (product and sin): add both contributions (+=, not =)": lambda x1, x2: (1 / x1 + x2, -math.cos(x2)),
-        "the subtraction gate flips the sign of the gradient to sin(x2)": lambda x1, x2: (1 / x1 + x2, x1 + math.cos(x2)),
-    },
-    "exp_affine_backward": {
-        "the multiply gate swaps its inputs: dL/dw uses x and dL/dx uses w": lambda w, x, b: (math.exp(w * x + b) * w, math.exp(w * x + b) * x, math.exp(w * x + b)),
-    },
-}  # fmt: skip
+        lambda x1, x2: (1 / x1 + abs(x2), x1 + abs(math.cos(x2))), "y = ln(x1) + x1 x2 - sin(x2)"),
+}
+EXAMPLE_MISTAKES = [  # (example, hint, partials at dout = 1 that the mistake gives)
+    ("circuit_backward", "the factor 3 from the last gate is missing",
+     lambda x, y, z, w: (y, x, z > w, w > z)),
+    ("circuit_backward", "the max gate must route the whole gradient to the larger input only",
+     lambda x, y, z, w: (3 * y, 3 * x, 1.5, 1.5)),
+    ("circuit_backward", "the multiply gate swaps its inputs: dL/dx uses y and dL/dy uses x",
+     lambda x, y, z, w: (3 * x, 3 * y, 3.0 * (z > w), 3.0 * (w > z))),
+    ("ratio_backward", "x is used twice (numerator and sum): add both contributions (+=, not =)",
+     lambda x, y: (1 / (x + y), -x / (x + y) ** 2)),
+    ("ratio_backward", "x is used twice: you kept only the contribution through the sum",
+     lambda x, y: (-x / (x + y) ** 2, -x / (x + y) ** 2)),
+    (LOG, "x1 is used twice (ln and product): add both contributions (+=, not =)",
+     lambda x1, x2: (x2, x1 - math.cos(x2))),
+    (LOG, "x2 is used twice (product and sin): add both contributions (+=, not =)",
+     lambda x1, x2: (1 / x1 + x2, -math.cos(x2))),
+    (LOG, "the subtraction gate flips the sign of the gradient to sin(x2)",
+     lambda x1, x2: (1 / x1 + x2, x1 + math.cos(x2))),
+    ("exp_affine_backward", "the multiply gate swaps its inputs: dL/dw uses x and dL/dx uses w",
+     lambda w, x, b: (E(w * x + b) * w, E(w * x + b) * x, E(w * x + b))),
+]
+# fmt: on
 
 
 def _signed(rng: np.random.Generator, lo: float, hi: float, size: Any = None) -> Any:
@@ -90,10 +89,15 @@ def _example_args(rng: np.random.Generator, fn: str, i: int) -> list[float]:
     return [rng.uniform(0.02, 0.2) if i % 3 == 0 else rng.uniform(0.2, 6.0), rng.uniform(-6, 6)]
 
 
+def _named_args(p: dict) -> zip:
+    return zip(EXAMPLES[p["fn"]][0].split(), p["args"], strict=True)
+
+
 def example_part(fns: list[str], points: float, seed: int, title: str) -> Part:
     def probes(rng: np.random.Generator) -> list[dict]:
         return [
-            {"fn": fn, "args": [float(a) for a in _example_args(rng, fn, i)], "dout": float(_signed(rng, 0.3, 3.0)),
+            {"fn": fn, "args": [float(a) for a in _example_args(rng, fn, i)],
+             "dout": float(_signed(rng, 0.3, 3.0)),
              "fields": ["value"] + [f"dL/d{n}" for n in EXAMPLES[fn][0].split()]}
             for fn in fns for i in range(15)
         ]  # fmt: skip
@@ -110,38 +114,30 @@ def example_part(fns: list[str], points: float, seed: int, title: str) -> Part:
         exact, scales = expected(p), EXAMPLES[p["fn"]][3](*p["args"])
         tol = {"value": (1e-12, 1e-12 * (1.0 + sum(abs(a) for a in p["args"]) ** 2))}
         for k, s in zip(p["fields"][1:], scales, strict=True):
-            tol[k] = (
-                0.0,
-                1e-11 * (max(abs(p["dout"]) * s, abs(exact[k])) + 1e-13 * abs(p["dout"])),
-            )
+            size = max(abs(p["dout"]) * s, abs(exact[k])) + 1e-13 * abs(p["dout"])
+            tol[k] = (0.0, 1e-11 * size)
         return tol
 
     def witness(p: dict) -> dict:
         forward = EXAMPLES[p["fn"]][1]
-        fd = central_difference(
-            lambda *v: np.array(forward(*map(float, v))),
-            [np.array(a) for a in p["args"]],
-            np.array(p["dout"]),
-        )
+        args = [np.array(a) for a in p["args"]]
+        fd = central_difference(lambda *v: np.array(forward(*map(float, v))), args, p["dout"])
         return dict(zip(p["fields"][1:], (float(d) for d in fd), strict=True))
 
-    mistakes = {
-        "you did not multiply by dout (the upstream gradient dL/df)": lambda p: grads(
-            p | {"dout": 1.0}, EXAMPLES[p["fn"]][2]
-        )
-    }
-    for fn in fns:
-        for hint, partials in EXAMPLE_MISTAKES[fn].items():
-            mistakes[hint] = (
-                lambda p, fn=fn, partials=partials: grads(p, partials) if p["fn"] == fn else None
-            )
+    no_dout = "you did not multiply by dout (the upstream gradient dL/df)"
+    mistakes = {no_dout: lambda p: grads(p | {"dout": 1.0}, EXAMPLES[p["fn"]][2])}
+    for fn, hint, partials in EXAMPLE_MISTAKES:
+        if fn in fns:
+            mistakes[hint] = lambda p, fn=fn, d=partials: grads(p, d) if p["fn"] == fn else None
     return Part(
-        points, probes, drivers.example, seed=seed, expected=expected, tolerance=tolerance, witness=witness,
-        mistakes=mistakes, title=title,
-        label=lambda p: f"{p['fn']}({', '.join(f'{n}={a:.6g}' for n, a in zip(EXAMPLES[p['fn']][0].split(), p['args'], strict=True))}, dout={p['dout']:.4g})  [{EXAMPLES[p['fn']][4]}]",
+        points, probes, drivers.example, seed=seed, expected=expected, tolerance=tolerance,
+        witness=witness, mistakes=mistakes, title=title,
+        label=lambda p: f"{p['fn']}({', '.join(f'{n}={a:.6g}' for n, a in _named_args(p))}, "
+                        f"dout={p['dout']:.4g})  [{EXAMPLES[p['fn']][4]}]",
     )  # fmt: skip
 
 
+GRADIENTS = ("gradient of a", "gradient of b")
 CLASSES = {"mul": "Multiply", "div": "Divide", "maximum": "Maximum", "sigmoid": "Sigmoid"}
 GRAPHS = {  # how an op is wired into a little graph; L = sum(g * out)
     "plain": "out = {op}({args})",
@@ -149,9 +145,12 @@ GRAPHS = {  # how an op is wired into a little graph; L = sum(g * out)
     "diamond": "out = {op}({op}(a, b), b)  (b used twice)",
     "twice": "two backward() calls on out = {op}({args}) (gradients accumulate)",
 }
-LOCAL_MISTAKES = {
-    "maximum": (Mistake("split", lambda g, a, b: (0.5 * g, 0.5 * g), "the max gate routes, it does not split: the larger input gets all of it"),),
-    "sigmoid": (Mistake("no_sigma", lambda g, a: (g * (1 - RULES["sigmoid"].forward(a)),), "sigma'(x) = sigma(x) (1 - sigma(x)); the factor sigma(x) is missing"),),
+UNARY_REUSE = "out = {op}({op}(a))  (the op applied twice)"
+LOCAL_MISTAKES = {  # beyond the catalogue's
+    "maximum": (Mistake("split", lambda g, a, b: (0.5 * g, 0.5 * g),
+                        "the max gate routes, it does not split: the larger input gets it all"),),
+    "sigmoid": (Mistake("no_sigma", lambda g, a: (g * (1 - RULES["sigmoid"].forward(a)),),
+                        "sigma'(x) = sigma(x) (1 - sigma(x)); the factor sigma(x) is missing"),),
 }  # fmt: skip
 
 
@@ -188,7 +187,7 @@ def _used(p: dict) -> list[np.ndarray]:
 def _op_result(p: dict, vjp: Callable) -> dict:
     xs, g = _op_inputs(p), np.array(p["g"])
     grads = graph_vjp(p["op"], vjp, p["graph"], g, *xs)
-    return dict(zip(("gradient of a", "gradient of b"), grads, strict=False))
+    return dict(zip(GRADIENTS, grads, strict=False))
 
 
 def op_part(ops: list[str], n: int, points: float, seed: int, title: str) -> Part:
@@ -200,53 +199,41 @@ def op_part(ops: list[str], n: int, points: float, seed: int, title: str) -> Par
                 cases += [c for c in RULES[op].cases(rng) if len({x.shape for x in c.inputs}) == 1]
             for i, case in enumerate(cases[:n]):
                 graph = list(GRAPHS)[i % 4]
-                if (op == "maximum" and graph != "twice") or (
-                    len(case.inputs) == 1 and graph == "diamond"
-                ):
-                    graph = "plain"  # max(a, a) ties everywhere
+                if graph != "twice" and (op == "maximum" or len(case.inputs) == 1):
+                    graph = "plain" if op == "maximum" or graph == "diamond" else graph
                 g = nonzero(rng, case.inputs[0].shape)  # a random upstream gradient, never all ones
+                inputs = [x.tolist() for x in case.inputs]
                 out.append(
                     {
                         "op": op,
                         "cls": CLASSES[op],
                         "graph": graph,
-                        "inputs": [x.tolist() for x in case.inputs],
+                        "inputs": inputs,
                         "g": g.tolist(),
                     }
                 )
         return out
 
     def expected(p: dict) -> dict:
-        forward = graph_forward(
-            p["op"], "plain" if p["graph"] == "twice" else p["graph"], *_op_inputs(p)
-        )
+        graph = "plain" if p["graph"] == "twice" else p["graph"]
+        forward = graph_forward(p["op"], graph, *_op_inputs(p))
         return {"forward value": forward} | _op_result(p, RULES[p["op"]].vjp)
 
     def witness(p: dict) -> dict:
         graph = "plain" if p["graph"] == "twice" else p["graph"]
         arity = len(p["inputs"])
         fd = central_difference(
-            lambda *v: graph_forward(p["op"], graph, *(v * (arity // len(v)))),
-            _used(p),
-            np.array(p["g"]),
+            lambda *v: graph_forward(p["op"], graph, *(v * (arity // len(v)))), _used(p), p["g"]
         )
-        return dict(
-            zip(
-                ("gradient of a", "gradient of b"),
-                ((2 if p["graph"] == "twice" else 1) * d for d in fd),
-                strict=False,
-            )
-        )
+        times = 2 if p["graph"] == "twice" else 1
+        return dict(zip(GRADIENTS, (times * d for d in fd), strict=False))
 
     def label(p: dict) -> str:
         names = "a, b" if len(p["inputs"]) == 2 else "a"
-        graph = (
-            GRAPHS[p["graph"]]
-            if names == "a, b" or p["graph"] != "reuse"
-            else "out = {op}({op}(a))  (the op applied twice)"
-        )
+        graph = GRAPHS[p["graph"]] if names == "a, b" or p["graph"] != "reuse" else UNARY_REUSE
         inputs = ", ".join(f"{n}={describe(x)}" for n, x in zip("ab", _used(p), strict=False))
-        return f"{p['cls']}: {graph.format(op=p['cls'] + '()', args=names)} with {inputs}, upstream gradient {describe(p['g'])}"
+        graph = graph.format(op=p["cls"] + "()", args=names)
+        return f"{p['cls']}: {graph} with {inputs}, upstream gradient {describe(p['g'])}"
 
     by_hint: dict[str, dict[str, Mistake]] = {}  # ops may share a mistake's hint
     for op in ops:
@@ -256,21 +243,22 @@ def op_part(ops: list[str], n: int, points: float, seed: int, title: str) -> Par
         hint: lambda p, t=table: _op_result(p, t[p["op"]].vjp) if p["op"] in t else None
         for hint, table in by_hint.items()
     }
-    mistakes["the second backward() must add to .grad: return fresh tensors"] = (
-        lambda p: _op_result(p | {"graph": "plain"}, RULES[p["op"]].vjp)
-        if p["graph"] == "twice"
-        else None
+    mistakes["the second backward() must add to .grad: return fresh tensors"] = lambda p: (
+        _op_result(p | {"graph": "plain"}, RULES[p["op"]].vjp) if p["graph"] == "twice" else None
     )
     return Part(
-        points, probes, drivers.op_graph, label, expected, seed=seed, witness=witness, mistakes=mistakes, title=title,
-        tolerance=lambda p: {"forward value": (1e-12, 1e-14)} | dict.fromkeys(("gradient of a", "gradient of b"), (1e-10, 1e-13 * (1 + np.max(np.abs(p["g"]))))),
+        points, probes, drivers.op_graph, label, expected, seed=seed, witness=witness,
+        mistakes=mistakes, title=title,
+        tolerance=lambda p: {"forward value": (1e-12, 1e-14)} | dict.fromkeys(
+            GRADIENTS, (1e-10, 1e-13 * (1 + np.max(np.abs(p["g"]))))),
     )  # fmt: skip
 
 
 # The seeds' example y = ln(x1) + x1*x2 - sin(x2), and the smallest graph with reuse.
 FIXED_GRAPHS = [
-    ({"y": ("sub", ["v6", "v5"]), "v5": ("sin", ["x2"]), "x1": ("input", []), "v6": ("add", ["v3", "v4"]),
-      "v4": ("mul", ["x1", "x2"]), "x2": ("input", []), "v3": ("log", ["x1"])}, "y"),
+    ({"y": ("sub", ["v6", "v5"]), "v5": ("sin", ["x2"]), "x1": ("input", []),
+      "v6": ("add", ["v3", "v4"]), "v4": ("mul", ["x1", "x2"]), "x2": ("input", []),
+      "v3": ("log", ["x1"])}, "y"),
     ({"sq": ("mul", ["x", "x"]), "y": ("exp", ["sq"]), "x": ("input", [])}, "y"),
 ]  # fmt: skip
 
@@ -406,16 +394,24 @@ def check_order(p: dict, got: Any) -> str | None:
         (n, q) for n in got if n in graph for q in graph[n][1] if position.get(q, -1) > position[n]
     ]
     if dupes:
-        msg = f"{', '.join(dupes)} appear(s) more than once. A node reached along two paths (a diamond, or x*x) must be listed once: remember which nodes you have already visited."
+        msg = (
+            f"{', '.join(dupes)} appear(s) more than once. A node reached along two paths (a "
+            "diamond, or x*x) must be listed once: remember which nodes you have already visited."
+        )
     elif missing:
         msg = f"missing node(s) {', '.join(missing)}, which {output!r} depends on."
     elif extra:
-        msg = f"{', '.join(extra)} should not be listed: {output!r} does not depend on it. List only the nodes reachable backwards from the output."
+        msg = (
+            f"{', '.join(extra)} should not be listed: {output!r} does not depend on it. "
+            "List only the nodes reachable backwards from the output."
+        )
     elif late:
-        msg = f"{late[0][0]!r} comes before its input {late[0][1]!r}. Every node must come after all of its inputs."
+        node, parent = late[0]
+        msg = f"{node!r} comes before its input {parent!r}. Every node must come after its inputs."
     else:
         return None
-    return f"{msg}\n    one valid order: {', '.join(ref_order(graph, output))}\n    your order:      {', '.join(map(str, got))}"
+    valid, yours = ", ".join(ref_order(graph, output)), ", ".join(map(str, got))
+    return f"{msg}\n    one valid order: {valid}\n    your order:      {yours}"
 
 
 def backward_witness(p: dict) -> dict:
@@ -432,26 +428,33 @@ def backward_witness(p: dict) -> dict:
     return {f"dL/d{q}": float(d) for q, d in zip(leaves, fd, strict=True)}
 
 
+# fmt: off
 PARTS: dict[str, Part] = {
-    "gate_examples": example_part(["circuit_backward", "exp_affine_backward"], 15, 201, "circuit_backward / exp_affine_backward"),
-    "branching_examples": example_part(["ratio_backward", "log_example_backward"], 15, 202, "ratio_backward / log_example_backward"),
+    "gate_examples": example_part(["circuit_backward", "exp_affine_backward"], 15, 201,
+                                  "circuit_backward / exp_affine_backward"),
+    "branching_examples": example_part(["ratio_backward", LOG], 15, 202,
+                                       "ratio_backward / log_example_backward"),
     "multiply_divide_ops": op_part(["mul", "div"], 14, 15, 203, "Multiply / Divide"),
     "maximum_op": op_part(["maximum"], 20, 10, 204, "Maximum"),
     "sigmoid_op": op_part(["sigmoid"], 20, 15, 205, "Sigmoid"),
     "topological_order": Part(
-        15, graph_probes(24, False), drivers.topological_order, check=check_order, seed=206, title="topological_order",
+        15, graph_probes(24, False), drivers.topological_order, check=check_order, seed=206,
         label=lambda p: f"topological_order(graph, {p['output']!r}) for the graph {shown(p)}",
-    ),
+        title="topological_order"),
     "backward_pass": Part(
-        20, graph_probes(24, True), drivers.backward_pass, seed=207, expected=ref_backward, witness=backward_witness,
-        label=lambda p: f"backward_pass on {shown(p)} with seed dL/d{p['output']} = {p['seed']:.4g}",
+        20, graph_probes(24, True), drivers.backward_pass, expected=ref_backward, seed=207,
+        label=lambda p: f"backward_pass on {shown(p)}, seed dL/d{p['output']} = {p['seed']:.3g}",
+        witness=backward_witness, title="backward_pass",
         tolerance=lambda p: (1e-9, 1e-12 * max(abs(v) for v in ref_backward(p).values())),
         mistakes={
-            "every adjoint is 1: multiply by the local derivatives on the way back": lambda p: dict.fromkeys(ref_backward(p), 1.0),
-            "start the backward pass from the given seed, not from 1": lambda p: ref_backward(p, seed=1.0),
-            "a node used by several gates gets the SUM of the contributions from all of them (+=, not =)": lambda p: ref_backward(p, accumulate=False),
-            "walk the nodes in reverse topological order (the output first)": lambda p: ref_backward(p, walk=1),
-        },
-        title="backward_pass",
-    ),
-}  # fmt: skip
+            "every adjoint is 1: multiply by the local derivatives on the way back":
+                lambda p: dict.fromkeys(ref_backward(p), 1.0),
+            "start the backward pass from the given seed, not from 1":
+                lambda p: ref_backward(p, seed=1.0),
+            "a node used by several gates gets the SUM of the contributions of all of them "
+            "(+=, not =)": lambda p: ref_backward(p, accumulate=False),
+            "walk the nodes in reverse topological order (the output first)":
+                lambda p: ref_backward(p, walk=1),
+        }),
+}
+# fmt: on
