@@ -297,6 +297,8 @@ def bwrap_arguments(
         "MPLCONFIGDIR": "/tmp/matplotlib",
         "IPYTHONDIR": "/tmp/ipython",
         "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
+        # Its parent is the namespace's init; 1 also stops ipykernel's console banner.
+        "JPY_PARENT_PID": "1",
     }
     binds.args.append("--clearenv")
     for key, value in env.items():

@@ -260,6 +260,20 @@ def test_limits_stop_memory_hog_fork_bomb_and_huge_file(course: dict[str, Path])
     assert "NEXT 42" in after
 
 
+@needs_sandbox
+def test_a_cell_timeout_interrupts_the_sandboxed_kernel(course: dict[str, Path]) -> None:
+    # nbgrader interrupts a cell that runs too long; a signal would hit bubblewrap instead.
+    client, nb = make_client(
+        ["x = 1\nwhile True:\n    pass", "print('AFTER', x + 1)"],
+        course["alice"],
+        course["edition"],
+    )
+    client.timeout, client.interrupt_on_timeout = 3, True
+    client.execute()
+    assert "KeyboardInterrupt" in outputs(nb.cells[0])
+    assert "AFTER 2" in outputs(nb.cells[1])  # same kernel, state kept
+
+
 # --------------------------------------------------------------------------- sandbox off
 
 
