@@ -513,6 +513,12 @@ class SandboxKernelManager(AsyncKernelManager):
         await super()._async_cleanup_resources(restart=restart)
         self._close_sandbox()
 
+    # AsyncKernelManager binds its public names to the base class's functions: rebind them,
+    # or nbclient's cleanup of a dead kernel would skip ours.
+    pre_start_kernel = _async_pre_start_kernel
+    post_start_kernel = _async_post_start_kernel
+    cleanup_resources = _async_cleanup_resources
+
     def _close_sandbox(self) -> None:
         if self._sandbox is not None:
             self._sandbox.close()

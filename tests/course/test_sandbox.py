@@ -20,6 +20,7 @@ from typing import Any
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -272,6 +273,32 @@ def test_a_cell_timeout_interrupts_the_sandboxed_kernel(course: dict[str, Path])
     client.execute()
     assert "KeyboardInterrupt" in outputs(nb.cells[0])
     assert "AFTER 2" in outputs(nb.cells[1])  # same kernel, state kept
+
+
+class RecordingKernelManager(SandboxKernelManager):
+    """Remembers the host folder of each sandbox it started."""
+
+    folders: list[Path] = []
+
+    async def _async_post_start_kernel(self, **kw: Any) -> None:
+        await super()._async_post_start_kernel(**kw)
+        assert self._sandbox is not None
+        RecordingKernelManager.folders.append(self._sandbox.base)
+
+
+@needs_sandbox
+def test_cpu_limit_kills_the_kernel_and_its_sandbox_is_removed(course: dict[str, Path]) -> None:
+    client, _ = make_client(
+        ["while True:\n    pass"], course["alice"], course["edition"], cpu_seconds=2
+    )
+    client.kernel_manager_class = RecordingKernelManager
+    RecordingKernelManager.folders.clear()
+    start = time.monotonic()
+    with pytest.raises(DeadKernelError):
+        client.execute()
+    assert time.monotonic() - start < 30  # killed by the CPU limit, not the 60 s cell timeout
+    (folder,) = RecordingKernelManager.folders
+    assert not folder.exists()  # its copy and sockets are gone, its slot is free again
 
 
 # --------------------------------------------------------------------------- sandbox off
