@@ -12,7 +12,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 try:  # the nbgrader script's sys.path does not hold the course folder
-    import mytorch.course.preprocessors  # noqa: F401
+    import mytorch_course.preprocessors  # noqa: F401
 except ImportError:
     sys.path.insert(0, HERE)
 
@@ -34,7 +34,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from mytorch.course.preprocessors import (  # noqa: E402
+from mytorch_course.preprocessors import (  # noqa: E402
     InjectProbes,
     RepairMetadata,
     RobustExecute,

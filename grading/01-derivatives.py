@@ -1,7 +1,7 @@
 """Instructor grading file for assignment 01-derivatives ("Derivatives three ways").
 
 Nothing here reaches students. ``PARTS`` maps the ``grade_id`` of each graded test cell to
-a :class:`~mytorch.course.grading.Part`:
+a :class:`~mytorch_course.runner.Part`:
 
 * ``probes``: grader-chosen, seeded inputs (JSON);
 * ``driver``: source of ``run(probe)``, executed in the student's kernel; it only calls the
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mytorch.course.grading import Part, Verdict, compare, describe, is_error
+from mytorch_course.runner import Part, Verdict, compare, describe, is_error
 
 EPS = np.finfo(np.float64).eps
 

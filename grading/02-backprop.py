@@ -1,7 +1,7 @@
 """Instructor grading file for assignment 02-backprop ("Backpropagation by hand").
 
 Nothing here reaches students. ``PARTS`` maps the ``grade_id`` of each graded test cell to
-a :class:`~mytorch.course.grading.Part` (probes, in-kernel driver, out-of-kernel check).
+a :class:`~mytorch_course.runner.Part` (probes, in-kernel driver, out-of-kernel check).
 The solution cell of part ``P`` has ``grade_id`` ``"P-solution"``.
 
 Every check compares the student's numbers with the reference formulas below *and* with
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mytorch.course.grading import Part, Verdict, compare, describe, is_error
+from mytorch_course.runner import Part, Verdict, compare, describe, is_error
 
 # ----------------------------------------------------------------------------------------
 # Helpers

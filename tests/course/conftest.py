@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mytorch.course import course
+from mytorch_course.release import release
 
 REPO = Path(__file__).resolve().parents[2]
 TOY = Path(__file__).resolve().parent / "fixtures" / "toy"
@@ -19,5 +19,5 @@ def toy_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("toy-course")
     shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
     shutil.copytree(TOY, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-    course.release(root)
+    release(root)
     return root

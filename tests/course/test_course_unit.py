@@ -7,7 +7,8 @@ from pathlib import Path
 
 import nbformat
 
-from mytorch.course import course
+from mytorch_course.collect import collect_submissions
+from mytorch_course.notebook import make_submission, normalise_notebook, solution_cell_for
 
 TOY = Path(__file__).resolve().parent / "fixtures" / "toy"
 NB = TOY / "solutions" / "00-toy" / "00-toy.ipynb"
@@ -34,7 +35,7 @@ def test_collect_submissions_understands_common_layouts(tmp_path: Path) -> None:
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(NB, src / rel)
     work = tmp_path / "work"
-    jobs = course.collect_submissions(src, root, work)
+    jobs = collect_submissions(src, root, work)
     assert jobs == [(s, "00-toy") for s in ("alice", "bob", "carol", "dave")]
     assert (work / "submitted" / "carol" / "00-toy" / "00-toy.ipynb").is_file()
     assert (work / "submitted" / "carol" / "00-toy" / "timestamp.txt").is_file()
@@ -46,12 +47,12 @@ def test_make_submission_fills_solutions_and_mutant_target(tmp_path: Path) -> No
     for cell in release.cells:
         if cell.metadata.get("nbgrader", {}).get("solution"):
             cell.source = "# YOUR CODE HERE\nraise NotImplementedError()"
-    sub = course.make_submission(release, source, {"sum-rows-solution": "pass"})
+    sub = make_submission(release, source, {"sum-rows-solution": "pass"})
     sources = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in sub.cells}
     assert "BEGIN SOLUTION" not in sources["square-grad-solution"]
     assert "return 2 * np.asarray(x)" in sources["square-grad-solution"]
     assert sources["sum-rows-solution"] == "pass"
-    assert course.solution_cell_for(release, "sum-rows-grad") == "sum-rows-solution"
+    assert solution_cell_for(release, "sum-rows-grad") == "sum-rows-solution"
 
 
 def test_normalise_notebook_is_stable() -> None:
@@ -59,6 +60,6 @@ def test_normalise_notebook_is_stable() -> None:
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x")]
     nb.cells[1].execution_count = 3
     nb.cells[2]["id"] = "not a valid id!"
-    once = nbformat.writes(course.normalise_notebook(nb))
-    twice = nbformat.writes(course.normalise_notebook(nbformat.reads(once, as_version=4)))
+    once = nbformat.writes(normalise_notebook(nb))
+    twice = nbformat.writes(normalise_notebook(nbformat.reads(once, as_version=4)))
     assert once == twice and '"outputs": []' in once and "not a valid id" not in once

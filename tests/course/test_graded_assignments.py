@@ -8,23 +8,28 @@ from pathlib import Path
 
 import pytest
 
-from mytorch.course import course, samples
+from mytorch_course import samples
+from mytorch_course.assignments import load_mutants
+from mytorch_course.autograde import grade_notebooks
+from mytorch_course.course_dir import assignment_ids, copy_course
+from mytorch_course.release import release
+from mytorch_course.reports import SubmissionResult
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
 
 REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = [
     aid
-    for aid in (course.assignment_ids(REPO) if (REPO / "solutions").is_dir() else [])
+    for aid in (assignment_ids(REPO) if (REPO / "solutions").is_dir() else [])
     if (REPO / "grading" / f"{aid}.py").is_file()
 ]
 
 
-def scores(result: course.SubmissionResult) -> dict[str, float]:
+def scores(result: SubmissionResult) -> dict[str, float]:
     return {p.part: p.score for p in result.parts}
 
 
-def full(result: course.SubmissionResult) -> dict[str, float]:
+def full(result: SubmissionResult) -> dict[str, float]:
     return {p.part: p.max_score for p in result.parts}
 
 
@@ -32,18 +37,18 @@ def full(result: course.SubmissionResult) -> dict[str, float]:
 def graded(request, tmp_path_factory: pytest.TempPathFactory):
     aid = request.param
     root = tmp_path_factory.mktemp(f"course-{aid}")
-    course.copy_course(REPO, root)
-    course.release(root, ids=[aid])  # grade against the release of the current solutions
+    copy_course(REPO, root)
+    release(root, ids=[aid])  # grade against the release of the current solutions
     cases = {
         "solutions": samples.solved(root, aid),
         "release": samples.release_notebooks(root, aid),
         "tampering": samples.tampering(root, aid),
     }
-    for part, variants in course.load_mutants(root, aid).items():
+    for part, variants in load_mutants(root, aid).items():
         for variant, code in variants.items():
             cases[f"mutant--{part}--{variant}"] = samples.with_mutant(root, aid, part, code)
     work = tmp_path_factory.mktemp(f"work-{aid}")
-    results = course.grade_notebooks(
+    results = grade_notebooks(
         root, {(s, aid): nbs for s, nbs in cases.items()}, work, workers=2, budget=300, batch=6
     )
     return aid, work, {s: results[(s, aid)] for s in cases}

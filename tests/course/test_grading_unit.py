@@ -10,8 +10,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from mytorch.course.grading import Part, Verdict, central_difference, compare, per_probe
-from mytorch.course.preprocessors import _EMITTER, MARKER, parse_probe_output
+from mytorch_course.preprocessors.inject_probes import _EMITTER, MARKER
+from mytorch_course.preprocessors.verify_probes import parse_probe_output
+from mytorch_course.runner import Part, Verdict, central_difference, compare, per_probe
 
 
 def test_compare_accepts_equal_and_tolerates_rounding() -> None:
@@ -132,7 +133,7 @@ def test_parse_probe_output_rejects_missing_duplicate_forged_and_garbage() -> No
 def test_rewritten_outputs_give_nbgrader_the_score(score: float, points: float) -> None:
     from nbgrader.utils import determine_grade
 
-    from mytorch.course.preprocessors import VerifyProbes
+    from mytorch_course.preprocessors import VerifyProbes
 
     cell = nbformat.v4.new_code_cell("x")
     cell.metadata["nbgrader"] = {

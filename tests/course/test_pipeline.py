@@ -10,14 +10,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mytorch.course import course, samples
+from mytorch_course import samples
+from mytorch_course.assignments import load_mutants
+from mytorch_course.autograde import grade_notebooks
+from mytorch_course.reports import SubmissionResult
 
 
-def scores(result: course.SubmissionResult) -> dict[str, float]:
+def scores(result: SubmissionResult) -> dict[str, float]:
     return {p.part: p.score for p in result.parts}
 
 
-def full(result: course.SubmissionResult) -> dict[str, float]:
+def full(result: SubmissionResult) -> dict[str, float]:
     return {p.part: p.max_score for p in result.parts}
 
 
@@ -117,7 +120,7 @@ def _cases(root: Path) -> dict[str, dict]:
         ),
         "not-a-notebook": {AID: Path(__file__)},  # a .py file renamed .ipynb
     }
-    for part, variants in course.load_mutants(root, AID).items():
+    for part, variants in load_mutants(root, AID).items():
         for variant, code in variants.items():
             cases[f"mutant--{part}--{variant}"] = samples.with_mutant(root, AID, part, code)
     return cases
@@ -127,7 +130,7 @@ def _cases(root: Path) -> dict[str, dict]:
 def graded(toy_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     work = tmp_path_factory.mktemp("toy-work")
     cases = _cases(toy_root)
-    results = course.grade_notebooks(
+    results = grade_notebooks(
         toy_root, {(s, AID): nbs for s, nbs in cases.items()}, work, workers=2, budget=240, batch=3
     )
     return work, {s: results[(s, AID)] for s in cases}

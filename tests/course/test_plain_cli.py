@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mytorch.course import course, samples
+from mytorch_course import samples
+from mytorch_course.collect import place_submission
+from mytorch_course.course_dir import copy_course
+from mytorch_course.nbgrader_process import nbgrader_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
 
@@ -20,19 +23,19 @@ AID = "00-toy"
 
 def nbg(*args: str, cwd: Path) -> str:
     res = subprocess.run(
-        ["nbgrader", *args], cwd=cwd, env=course.nbgrader_env(), capture_output=True, text=True
+        ["nbgrader", *args], cwd=cwd, env=nbgrader_env(), capture_output=True, text=True
     )
     assert res.returncode == 0, res.stdout + res.stderr
     return res.stdout + res.stderr
 
 
 def test_plain_nbgrader_commands(toy_root: Path, tmp_path: Path) -> None:
-    work = course.copy_course(toy_root, tmp_path / "course")
+    work = copy_course(toy_root, tmp_path / "course")
     nbg("generate_assignment", AID, "--force", cwd=work)
     good = samples.solved(work, AID)
     bad = samples.tampering(work, AID)
-    course.place_submission(work, "alice", AID, good)
-    course.place_submission(work, "mallory", AID, bad)
+    place_submission(work, "alice", AID, good)
+    place_submission(work, "mallory", AID, bad)
     nbg("autograde", AID, cwd=work)
     nbg("generate_feedback", AID, cwd=work)
     nbg("export", cwd=work)
@@ -52,12 +55,12 @@ def test_cli_autograde_from_lms_zip_and_validate(toy_root: Path, tmp_path: Path)
         zf.writestr(f"alice_1234_5678_{AID}.ipynb", nbformat.writes(good))
         zf.writestr(f"bob_999_{AID}.ipynb", "{ this is not json")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "mytorch.course.cli", "--root", str(toy_root)]
+    cmd = [sys.executable, "-m", "mytorch_course.cli", "--root", str(toy_root)]
     res = subprocess.run(
         [*cmd, "autograde", str(archive), "--out", str(out), "--workers", "2"],
         capture_output=True,
         text=True,
-        env=course.nbgrader_env(),
+        env=nbgrader_env(),
     )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "alice" in res.stdout and "25/25" in res.stdout
@@ -69,13 +72,13 @@ def test_cli_autograde_from_lms_zip_and_validate(toy_root: Path, tmp_path: Path)
     nb_path = tmp_path / f"{AID}.ipynb"
     nb_path.write_text(nbformat.writes(good))
     ok = subprocess.run(
-        [*cmd, "validate", str(nb_path)], capture_output=True, text=True, env=course.nbgrader_env()
+        [*cmd, "validate", str(nb_path)], capture_output=True, text=True, env=nbgrader_env()
     )
     assert ok.returncode == 0, ok.stdout
     stub = tmp_path / f"stub-{AID}.ipynb"
     stub.write_bytes((toy_root / "assignments" / AID / f"{AID}.ipynb").read_bytes())
     bad = subprocess.run(
-        [*cmd, "validate", str(stub)], capture_output=True, text=True, env=course.nbgrader_env()
+        [*cmd, "validate", str(stub)], capture_output=True, text=True, env=nbgrader_env()
     )
     assert bad.returncode != 0 and "NotImplementedError" in bad.stdout
 
@@ -83,11 +86,11 @@ def test_cli_autograde_from_lms_zip_and_validate(toy_root: Path, tmp_path: Path)
 def test_demo_prints_the_grade_table(toy_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "demo-out"
     res = subprocess.run(
-        [sys.executable, "-m", "mytorch.course.cli", "--root", str(toy_root), "demo"]
+        [sys.executable, "-m", "mytorch_course.cli", "--root", str(toy_root), "demo"]
         + ["--out", str(out)],
         capture_output=True,
         text=True,
-        env=course.nbgrader_env(),
+        env=nbgrader_env(),
     )
     assert res.returncode == 0, res.stdout + res.stderr
     rows = {ln.split()[0]: ln.split()[-1] for ln in res.stdout.splitlines() if "/25" in ln}

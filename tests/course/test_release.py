@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mytorch.course import course
+from mytorch_course.course_dir import assignment_ids
+from mytorch_course.nbgrader_process import nbgrader_env
+from mytorch_course.release import release
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
 
@@ -24,10 +26,10 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 
 def test_committed_assignments_are_in_sync_with_solutions(tmp_path: Path) -> None:
-    ids = course.assignment_ids(REPO) if (REPO / "solutions").is_dir() else []
+    ids = assignment_ids(REPO) if (REPO / "solutions").is_dir() else []
     if not ids:
         pytest.skip("no assignments yet")
-    course.release(REPO, tmp_path / "assignments", ids)
+    release(REPO, tmp_path / "assignments", ids)
     fresh = _tree(tmp_path / "assignments")
     committed = _tree(REPO / "assignments")
     stale = sorted(k for k in fresh if committed.get(k) != fresh[k])
@@ -40,10 +42,10 @@ def test_committed_assignments_are_in_sync_with_solutions(tmp_path: Path) -> Non
 def test_release_is_deterministic_and_strips_solutions(toy_root: Path, tmp_path: Path) -> None:
     first = _tree(toy_root / "assignments")
     subprocess.run(
-        [sys.executable, "-m", "mytorch.course.cli", "--root", str(toy_root), "release"],
+        [sys.executable, "-m", "mytorch_course.cli", "--root", str(toy_root), "release"],
         check=True,
         capture_output=True,
-        env=course.nbgrader_env(),
+        env=nbgrader_env(),
     )
     assert _tree(toy_root / "assignments") == first
     text = (toy_root / "assignments" / "00-toy" / "00-toy.ipynb").read_text()
@@ -60,5 +62,5 @@ def test_wheel_excludes_grading_and_solutions() -> None:
 
     cfg = tomllib.loads((REPO / "pyproject.toml").read_text())
     include = cfg["tool"]["setuptools"]["packages"]["find"]["include"]
-    assert include == ["mytorch*"]
+    assert "grading" not in include and all(p.startswith("mytorch") for p in include)
     assert not (REPO / "mytorch" / "grading").exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mytorch.course.student_edition import (
+from mytorch_course.student_edition import (
     ExerciseMarkerError,
     build_student_edition,
     strip_exercises,
@@ -91,7 +91,7 @@ def test_later_edition_keeps_closed_exercises(tmp_path):
 
 
 def test_cli_writes_an_installable_edition(tmp_path):
-    from mytorch.course.cli import main
+    from mytorch_course.cli import main
 
     assert main(["student-edition", "01-derivatives", str(tmp_path / "edition")]) == 0
     assert (tmp_path / "edition" / "pyproject.toml").exists()

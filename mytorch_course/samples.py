@@ -12,14 +12,9 @@ from pathlib import Path
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
-from mytorch.course.course import (
-    load_mutants,
-    make_submission,
-    release_notebooks,
-    solution_cell_for,
-    source_notebooks,
-)
-from mytorch.course.preprocessors import load_parts
+from .assignments import load_mutants, load_parts
+from .course_dir import release_notebooks, source_notebooks
+from .notebook import make_submission, solution_cell_for
 
 # A student cell that tries the exploits that work against plain nbgrader (verified with
 # nbgrader 0.9.6): patched numpy checks and an input transformer that turns every later cell

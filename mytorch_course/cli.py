@@ -11,13 +11,19 @@ from pathlib import Path
 
 import nbformat
 
-from mytorch.course import course, samples
+from . import samples
+from .autograde import autograde, prepare_course
+from .collect import collect_submissions, place_submission
+from .course_dir import assignment_ids, copy_course, find_course_root, release_notebooks
+from .nbgrader_process import nbgrader
+from .release import release
+from .reports import SubmissionResult, format_table, write_reports
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    root = course.find_course_root(args.root)
+    root = find_course_root(args.root)
     dest = Path(args.dest) if args.dest else None
-    written = course.release(root, dest, args.assignment or None)
+    written = release(root, dest, args.assignment or None)
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -29,16 +35,16 @@ def _grade_and_report(
     args: argparse.Namespace,
     out: Path | None,
     prepare: bool = True,
-) -> list[course.SubmissionResult]:
+) -> list[SubmissionResult]:
     start = time.monotonic()
-    results = course.autograde(
+    results = autograde(
         work, jobs, workers=args.workers, budget=args.budget, prepare=prepare, batch=args.batch
     )
     wall = time.monotonic() - start
     print()
-    print(course.format_table(results))
+    print(format_table(results))
     if out is not None:
-        course.write_reports(work, results, out)
+        write_reports(work, results, out)
         print(
             f"grades: {out / 'grades.csv'}  totals: {out / 'totals.csv'}  "
             f"feedback: {out / 'feedback'}"
@@ -53,12 +59,12 @@ def _grade_and_report(
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
-    root = course.find_course_root(args.root)
+    root = find_course_root(args.root)
     out = Path(args.out).resolve()
     with tempfile.TemporaryDirectory(prefix="mytorch-grade-") as tmp:
         work = Path(args.work).resolve() if args.work else Path(tmp)
-        course.copy_course(root, work)
-        jobs = course.collect_submissions(Path(args.submissions).resolve(), root, work)
+        copy_course(root, work)
+        jobs = collect_submissions(Path(args.submissions).resolve(), root, work)
         if not jobs:
             print("no submissions found", file=sys.stderr)
             return 1
@@ -67,7 +73,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    root = course.find_course_root(args.root)
+    root = find_course_root(args.root)
     path = Path(args.notebook).resolve()
     try:
         nb = nbformat.read(path, as_version=4)
@@ -76,8 +82,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     # Friendly structural checks first: missing graded cells would cost points.
     problems = []
-    for aid in course.assignment_ids(root):
-        for name, rel in course.release_notebooks(root, aid).items():
+    for aid in assignment_ids(root):
+        for name, rel in release_notebooks(root, aid).items():
             if name not in path.stem:
                 continue
             have = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
@@ -87,7 +93,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                     problems.append(f"cell {gid!r} is missing or its metadata was changed")
     for p in problems:
         print(f"warning: {p}")
-    res = course.nbgrader(["validate", str(path)], root, timeout=args.timeout)
+    res = nbgrader(["validate", str(path)], root, timeout=args.timeout)
     text = "\n".join(
         ln for ln in res.stdout.splitlines() if not ln.startswith(("[ValidateApp", "[NbGrader"))
     )
@@ -96,20 +102,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    root = course.find_course_root(args.root)
-    aids = args.assignment or course.assignment_ids(root)
+    root = find_course_root(args.root)
+    aids = args.assignment or assignment_ids(root)
     if not aids:
         print("no assignments in solutions/ yet", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory(prefix="mytorch-demo-") as tmp:
-        work = course.copy_course(root, Path(tmp))
-        course.prepare_course(work, aids)  # the release the samples start from, and the gradebook
+        work = copy_course(root, Path(tmp))
+        prepare_course(work, aids)  # the release the samples start from, and the gradebook
         jobs = []
         wrong = {}
         for aid in aids:
             students, wrong[aid] = samples.demo_samples(work, aid)
             for student, notebooks in students.items():
-                course.place_submission(work, student, aid, notebooks)
+                place_submission(work, student, aid, notebooks)
                 jobs.append((student, aid))
         print(f"Demo: grading {len(jobs)} sample submissions in a temporary copy of the course")
         for student, what in samples.DEMO_STUDENTS.items():

@@ -10,9 +10,9 @@ exercise that is still open. In the package source an exercise is marked like th
 
 ``build_student_edition(out, "02-backprop")`` copies the package, replaces every exercise
 of assignment 02-backprop and of every later assignment with a ``raise
-NotImplementedError`` that says where the student writes it, and leaves out
-``mytorch/course`` (the grader's machinery) altogether. Earlier assignments' exercises stay
-in: they are closed, and later work builds on them.
+NotImplementedError`` that says where the student writes it. Earlier assignments' exercises
+stay in: they are closed, and later work builds on them. The grader's machinery
+(``mytorch_course``) is a package of its own and never part of the edition.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import mytorch
 
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN EXERCISE (?P<assignment>[\w.-]+)")
 END = re.compile(r"^\s*# END EXERCISE")
-EXCLUDED = {"course", "__pycache__"}
+EXCLUDED = {"__pycache__"}
 
 
 class ExerciseMarkerError(ValueError):

@@ -1,0 +1,29 @@
+"""nbgrader preprocessors that make grading trustworthy; wired up in ``nbgrader_config.py``.
+
+Autograde pipeline (``c.Autograde.autograde_preprocessors``)::
+
+    InjectProbes -> RobustExecute -> VerifyProbes -> (nbgrader's usual ones)
+
+* :class:`InjectProbes` swaps each graded test cell's source for generated code that only
+  *emits* the student's results on grader-chosen probes, as one line
+  ``MYTORCH-PROBE <nonce> <json>``.
+* :class:`RobustExecute` is nbgrader's ``Execute`` that survives a kernel death: the cell that
+  killed the kernel is neutralised and the notebook re-run, so only that cell is lost.
+* :class:`VerifyProbes` parses the line in the grading process (out of the student's reach),
+  runs the part's ``check`` and rewrites the cell's outputs: an ``error`` on failure (nbgrader
+  gives 0), a plain OK stream on success, a float ``execute_result`` for partial credit. It
+  restores the cell's source, so the autograded notebook never shows probes or drivers.
+
+Sanitize pipeline: :class:`RepairMetadata` restores or drops broken nbgrader cell metadata
+before nbgrader's own checks (which would otherwise fail the whole submission).
+
+Feedback pipeline: :class:`ShortenErrors` reduces tracebacks to one line.
+"""
+
+from .inject_probes import InjectProbes
+from .repair_metadata import RepairMetadata
+from .robust_execute import RobustExecute
+from .shorten_errors import ShortenErrors
+from .verify_probes import VerifyProbes
+
+__all__ = ["InjectProbes", "RepairMetadata", "RobustExecute", "ShortenErrors", "VerifyProbes"]
