@@ -33,6 +33,12 @@
 
 Without the rights (a laptop), kernels run as usual and a warning says the sandbox is off;
 ``require_sandbox`` (``mytorch-course autograde --require-sandbox``) refuses instead.
+
+Wiring: nbgrader's ``RobustExecute`` uses this kernel manager, so both ``mytorch-course
+autograde`` and the plain ``nbgrader autograde`` sandbox their kernels. Options are traitlets
+(``--SandboxKernelManager.require_sandbox=True``); the environment variable
+``MYTORCH_SANDBOX`` (``require`` or ``off``) sets the defaults of ``require_sandbox`` and
+``use_sandbox``, which is how ``mytorch-course`` passes its flags to nbgrader processes.
 """
 
 from __future__ import annotations
@@ -54,13 +60,15 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Integer, Unicode, default
 
 TOOLS = ("bwrap", "prlimit", "setpriv", "useradd")
 INSTALL_HINT = "on Debian/Ubuntu: apt-get install bubblewrap (util-linux and passwd are standard)"
 LIB_DIR = "/sandbox/lib"  # the student edition's mytorch is bound at LIB_DIR/mytorch
 WORK_DIR = "/submission"  # the kernel's working directory: a copy of the notebook's folder
 MiB = 2**20
+
+ENV_MODE = "MYTORCH_SANDBOX"  # "require", "off", or unset (sandbox when possible)
 
 _warned_off = False
 
@@ -142,6 +150,51 @@ def check_sandbox(require: bool, log: Any = None) -> bool:
             log.warning(message)
         print(f"warning: {message}", file=sys.stderr)
     return False
+
+
+def select_mode(*, require: bool, off: bool) -> bool:
+    """Set the sandbox mode of this process and its nbgrader children (``MYTORCH_SANDBOX``).
+
+    Returns whether kernels will be sandboxed; warns when they will not, and raises
+    :class:`SandboxUnavailable` when ``require`` cannot be met.
+    """
+    if require and off:
+        raise SandboxUnavailable("--require-sandbox and --no-sandbox contradict each other")
+    if off:
+        os.environ[ENV_MODE] = "off"
+        print(
+            "warning: SANDBOX OFF (--no-sandbox): student code runs with your rights.",
+            file=sys.stderr,
+        )
+        return False
+    if require:
+        os.environ[ENV_MODE] = "require"
+    else:
+        os.environ.pop(ENV_MODE, None)
+    return check_sandbox(require)
+
+
+# --------------------------------------------------------------------------- student editions
+
+_editions: dict[str, Path] = {}
+_editions_dir: tempfile.TemporaryDirectory[str] | None = None
+
+
+def built_edition(assignment: str) -> Path:
+    """A student edition for ``assignment``, built once per process in a temporary folder."""
+    global _editions_dir
+    if assignment not in _editions:
+        from .student_edition import build_student_edition
+
+        if _editions_dir is None:
+            _editions_dir = tempfile.TemporaryDirectory(prefix="mytorch-editions-")
+        folder = Path(_editions_dir.name) / assignment
+        build_student_edition(folder, assignment)
+        for path in [folder, *folder.rglob("*")]:  # readable by the sandbox users
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        Path(_editions_dir.name).chmod(0o755)
+        _editions[assignment] = folder
+    return _editions[assignment]
 
 
 # --------------------------------------------------------------------------- users and slots
@@ -264,12 +317,14 @@ class _Binds:
 
 
 def bwrap_arguments(
-    *, runtime_dir: Path, work_dir: Path, package: Path | None, limits: Limits
+    *, runtime_dir: Path, work_dir: Path, package: Path, limits: Limits
 ) -> list[str]:
     """bwrap's options (before ``--``) for one kernel."""
     binds = _Binds()
     binds.args += [*_NAMESPACES, "--die-with-parent", "--new-session", "--hostname", "sandbox"]
     binds.add("--ro-bind", "/usr", "/usr")
+    if Path("/etc/fonts").is_dir():  # matplotlib's font lookup; public configuration
+        binds.add("--ro-bind", "/etc/fonts", "/etc/fonts")
     for name in ("bin", "sbin", "lib", "lib32", "lib64"):  # merged-/usr links, or real folders
         path = Path("/") / name
         if path.is_symlink():
@@ -282,8 +337,7 @@ def bwrap_arguments(
     binds.args += ["--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp"]
     binds.add("--bind", str(runtime_dir), str(runtime_dir))  # ipc paths are the same inside
     binds.add("--bind", str(work_dir), WORK_DIR)
-    if package is not None:
-        binds.add("--ro-bind", str(package), f"{LIB_DIR}/mytorch")
+    binds.add("--ro-bind", str(package), f"{LIB_DIR}/mytorch")
     env = {
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": "/tmp",
@@ -318,7 +372,7 @@ class Sandbox:
         self,
         *,
         notebook_dir: Path | None,
-        package: Path | None,
+        package: Path,
         limits: Limits,
         state_dir: Path,
         slots: int,
@@ -394,15 +448,16 @@ class SandboxKernelManager(AsyncKernelManager):
     """An AsyncKernelManager whose kernels run sandboxed when the grader has the rights."""
 
     use_sandbox = Bool(
-        True, help="Sandbox kernels when possible (False: the grader's rights; benchmarks)"
+        help="Sandbox kernels when possible (False: the grader's rights; benchmarks)"
     ).tag(config=True)
-    require_sandbox = Bool(
-        False, help="Refuse to start a kernel when the sandbox is unavailable"
-    ).tag(config=True)
+    require_sandbox = Bool(help="Refuse to start a kernel when the sandbox is unavailable").tag(
+        config=True
+    )
     student_edition = Unicode(
         "",
         help="Folder holding the student edition's mytorch package; '{assignment}' is replaced "
-        "by the name of the notebook's folder (nbgrader: autograded/<student>/<assignment>)",
+        "by the name of the notebook's folder (nbgrader: autograded/<student>/<assignment>). "
+        "Empty: build the edition of that assignment (mytorch_course.student_edition).",
     ).tag(config=True)
     state_dir = Unicode("/run/mytorch-sandbox", help="Root-only folder for slot locks").tag(
         config=True
@@ -430,6 +485,14 @@ class SandboxKernelManager(AsyncKernelManager):
 
     _sandbox: Sandbox | None = None
 
+    @default("use_sandbox")
+    def _use_sandbox_default(self) -> bool:
+        return os.environ.get(ENV_MODE, "") != "off"
+
+    @default("require_sandbox")
+    def _require_sandbox_default(self) -> bool:
+        return os.environ.get(ENV_MODE, "") == "require"
+
     @property
     def sandboxed(self) -> bool:
         return self._sandbox is not None
@@ -448,11 +511,10 @@ class SandboxKernelManager(AsyncKernelManager):
             tmp_size=self.tmp_size_mb * MiB,
         )
 
-    def _package(self, notebook_dir: Path | None) -> Path | None:
-        if not self.student_edition:
-            self.log.warning("sandbox: no student_edition configured; the kernel has no mytorch")
-            return None
+    def _package(self, notebook_dir: Path | None) -> Path:
         assignment = notebook_dir.name if notebook_dir else ""
+        if not self.student_edition:
+            return student_package(built_edition(assignment))
         return student_package(Path(self.student_edition.format(assignment=assignment)))
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:

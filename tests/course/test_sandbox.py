@@ -21,14 +21,17 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
+from nbgrader.api import Gradebook
 from traitlets.config import Config
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # mytorch_course is importable from the repository root
-    sys.path.insert(0, str(REPO))
+from mytorch_course import cli, samples, sandbox
+from mytorch_course.collect import place_submission
+from mytorch_course.course_dir import copy_course
+from mytorch_course.nbgrader_process import nbgrader
+from mytorch_course.sandbox import SandboxKernelManager, SandboxUnavailable
 
-from mytorch_course import sandbox  # noqa: E402
-from mytorch_course.sandbox import SandboxKernelManager, SandboxUnavailable  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
+
 
 SUPPORTED, WHY = sandbox.sandbox_support()
 needs_sandbox = pytest.mark.skipif(not SUPPORTED, reason=f"sandbox unavailable: {WHY}")
@@ -301,6 +304,50 @@ def test_cpu_limit_kills_the_kernel_and_its_sandbox_is_removed(course: dict[str,
     assert not folder.exists()  # its copy and sockets are gone, its slot is free again
 
 
+@needs_sandbox
+@pytest.mark.slow
+@pytest.mark.xdist_group("nbgrader")
+def test_plain_nbgrader_autograde_runs_kernels_in_the_sandbox(
+    toy_root: Path, tmp_path: Path
+) -> None:
+    aid = "00-toy"
+    work = copy_course(toy_root, tmp_path / "course")
+    assert nbgrader(["generate_assignment", aid, "--force"], work).returncode == 0
+    spy = nbformat.v4.new_code_cell(
+        ATTEMPT + "import os\nprint('UID', os.getuid())\n"
+        f"attempt('gradebook', lambda: open({str(work / 'gradebook.db')!r}, 'rb').read())\n"
+        f"attempt('config', lambda: open({str(work / 'nbgrader_config.py')!r}).read())\n"
+        f"attempt('solutions', lambda: os.listdir({str(work / 'solutions')!r}))\n"
+        f"attempt('bob', lambda: os.listdir({str(work / 'submitted' / 'bob')!r}))"
+    )
+    for student in ("alice", "bob"):
+        notebooks = samples.solved(work, aid)
+        notebooks[aid].cells.append(spy)
+        place_submission(work, student, aid, notebooks)
+    res = nbgrader(["autograde", aid], work)
+    assert res.returncode == 0, res.stdout
+    assert "sandbox: kernel runs as mytorch-grader-" in res.stdout
+    graded = nbformat.read(work / "autograded" / "alice" / aid / f"{aid}.ipynb", as_version=4)
+    out = outputs(graded.cells[-1])
+    assert "UID 0" not in out and "UID " in out, out
+    for name in ("gradebook", "config", "solutions", "bob"):
+        assert f"{name} BLOCKED" in out, out
+    # ...and the sandboxed kernel still earns the solutions' full marks
+    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
+        assert gb.find_submission(aid, "alice").score == gb.find_assignment(aid).max_score
+
+
+def test_cli_require_sandbox_refuses_before_grading(
+    tmp_path: Path, no_rights: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "exports"
+    code = cli.main(["autograde", str(tmp_path), "--out", str(out), "--require-sandbox"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "refusing to grade" in err and "forced off by a test" in err
+    assert not out.exists()
+
+
 # --------------------------------------------------------------------------- sandbox off
 
 
@@ -309,6 +356,7 @@ def no_rights(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pretend the grader lacks the rights (as on a laptop)."""
     monkeypatch.setattr(sandbox, "sandbox_support", lambda: (False, "forced off by a test"))
     monkeypatch.setattr(sandbox, "_warned_off", False)
+    monkeypatch.setenv(sandbox.ENV_MODE, "")  # restored afterwards (the CLI sets it)
 
 
 def test_without_rights_grading_runs_with_a_clear_warning(
