@@ -82,8 +82,8 @@ class Limits:
     """Resource limits of one kernel (rlimits; they also bound what it can start)."""
 
     cpu_seconds: int = 300
-    address_space: int = 4096 * MiB  # numpy + ipykernel need ~1.5 GB of virtual memory
-    processes: int = 64  # per user: the kernel's own threads count too
+    address_space: int = 4096 * MiB  # ipykernel + numpy + matplotlib: ~0.9 GB (1 BLAS thread)
+    processes: int = 64  # per user, threads included (an idle kernel has ~11)
     file_size: int = 256 * MiB
     open_files: int = 512
     tmp_size: int = 256 * MiB  # /tmp is in memory: bounded separately
@@ -162,16 +162,17 @@ def select_mode(*, require: bool, off: bool) -> bool:
         raise SandboxUnavailable("--require-sandbox and --no-sandbox contradict each other")
     if off:
         os.environ[ENV_MODE] = "off"
+    elif require:
+        os.environ[ENV_MODE] = "require"
+    mode = os.environ.get(ENV_MODE, "")
+    if mode == "off":
         print(
-            "warning: SANDBOX OFF (--no-sandbox): student code runs with your rights.",
+            f"warning: SANDBOX OFF ({ENV_MODE}=off or --no-sandbox): student code runs with "
+            "your rights.",
             file=sys.stderr,
         )
         return False
-    if require:
-        os.environ[ENV_MODE] = "require"
-    else:
-        os.environ.pop(ENV_MODE, None)
-    return check_sandbox(require)
+    return check_sandbox(mode == "require")
 
 
 # --------------------------------------------------------------------------- student editions
@@ -492,14 +493,6 @@ class SandboxKernelManager(AsyncKernelManager):
     @default("require_sandbox")
     def _require_sandbox_default(self) -> bool:
         return os.environ.get(ENV_MODE, "") == "require"
-
-    @property
-    def sandboxed(self) -> bool:
-        return self._sandbox is not None
-
-    @property
-    def sandbox_user(self) -> str | None:
-        return self._sandbox.user if self._sandbox else None
 
     def _limits(self) -> Limits:
         return Limits(

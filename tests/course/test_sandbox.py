@@ -170,9 +170,18 @@ def test_sandbox_hides_other_files_and_allows_writes_only_in_its_folder(
         f"attempt({k!r}, lambda: open({str(p)!r}, 'a').write('x'))" for k, p in writes.items()
     ]
     cells.append("attempt('w-own', lambda: open('mine.txt', 'w').write('ok'))")
+    # Its socket folder: a socket swapped for a link would be followed by the (root) grader.
+    cells.append(
+        "import json, os\nfrom ipykernel import get_connection_file\n"
+        "info = json.load(open(get_connection_file()))\n"
+        "socket_path = f\"{info['ip']}-{info['shell_port']}\"\n"
+        "attempt('rt-unlink', lambda: os.unlink(socket_path))\n"
+        "attempt('rt-create', lambda: os.symlink('/etc/shadow', socket_path + '.x'))\n"
+        "attempt('rt-chmod', lambda: os.chmod(os.path.dirname(socket_path), 0o777))"
+    )
     edition_before = edition_file.read_text()
     out = "".join(run(cells, course["alice"], course["edition"]))
-    for name in [*reads, *writes]:
+    for name in [*reads, *writes, "rt-unlink", "rt-create", "rt-chmod"]:
         assert f"{name} BLOCKED" in out, out
     assert "w-own ALLOWED" in out, out  # its folder is writable...
     assert not escape.exists() and not (REPO / "planted.txt").exists()
