@@ -68,6 +68,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Small per-cell timeout: a student's infinite loop costs at most this per cell.
 c.Execute.timeout = 30
 c.RobustExecute.timeout = 30
+# RobustExecute runs every kernel in the sandbox of mytorch_course/sandbox.py when nbgrader
+# runs as root with bubblewrap; add --SandboxKernelManager.require_sandbox=True to refuse
+# grading without it. Limits: c.SandboxKernelManager.cpu_seconds, address_space_mb, ...
 c.InjectProbes.grading_dir = os.path.join(HERE, "grading")
 c.InjectProbes.max_cell_budget = 20.0
 c.VerifyProbes.grading_dir = os.path.join(HERE, "grading")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import samples
+from . import samples, sandbox
 from .autograde import autograde, prepare_course
 from .collect import (
     Collected,
@@ -175,6 +175,16 @@ def build_parser() -> argparse.ArgumentParser:
             default=1,
             help="students per nbgrader process (1: one process per student, most isolated)",
         )
+        p.add_argument(
+            "--require-sandbox",
+            action="store_true",
+            help="refuse to grade unless every kernel is sandboxed (needs root and bubblewrap)",
+        )
+        p.add_argument(
+            "--no-sandbox",
+            action="store_true",
+            help="run kernels with your rights even where the sandbox works (benchmarks only)",
+        )
 
     p = sub.add_parser("autograde", help="grade a folder or LMS zip of submissions")
     p.add_argument("submissions", help="folder (<student>/<assignment>/<nb>.ipynb, ...) or zip")
@@ -206,7 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        if "require_sandbox" in args:  # the grading commands: before any work
+            sandbox.select_mode(require=args.require_sandbox, off=args.no_sandbox)
+        return int(args.func(args) or 0)
+    except sandbox.SandboxUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -14,11 +14,11 @@ NotImplementedError`` that says where the student writes it. Earlier assignments
 stay in: they are closed, and later work builds on them. The grader's machinery
 (``mytorch_course``) is a package of its own and never part of the edition.
 
-Exercises marked for an assignment the course does not ship yet (no folder in
-``solutions/``) stay in every edition for now: today's assignments 1 and 2 run the engine
-whose pieces assignments 3, 4 and 6 will ask for. When such an assignment is added, its
-exercises leave its edition and every earlier one, so the earlier notebooks must not need
-them by then.
+Exercises marked for an assignment the course does not ship yet (no folder in ``solutions/``
+nor ``assignments/``) stay in every edition for now: today's assignments 1 and 2 run the
+engine whose pieces assignments 3, 4 and 6 will ask for. When such an assignment is added,
+its exercises leave its edition and every earlier one, so the earlier notebooks must not
+need them by then.
 """
 
 from __future__ import annotations
@@ -84,15 +84,25 @@ def strip_exercises(
     return "".join(out), stripped
 
 
+def course_assignments(root: Path) -> set[str]:
+    """The assignments a course ships: its release folders and its sources.
+
+    The release counts too, because a grading copy of the course has no solution notebooks.
+    """
+    released = {p.name for p in (root / "assignments").glob("*/") if any(p.glob("*.ipynb"))}
+    return released | set(assignment_ids(root))
+
+
 def build_student_edition(
     out_dir: Path, assignment: str, shipped: Collection[str] | None = None
 ) -> list[str]:
     """Write a pip-installable student edition to ``out_dir``; return what was stripped.
 
-    ``shipped``: the course's assignments (default: those in the course's ``solutions/``).
+    ``shipped``: the course's assignments (default: ``course_assignments`` of the course).
     """
     if shipped is None:
-        shipped = assignment_ids(find_course_root())
+        shipped = course_assignments(find_course_root())
+    shipped = {*shipped, assignment}
     package = Path(mytorch.__file__).parent
     target = Path(out_dir) / "mytorch"
     if target.exists():

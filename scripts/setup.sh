@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent set-up used by `make demo`, `make test` and `make book`.
 #   scripts/setup.sh [--browser]
-# 1. the system `dot` program (Debian package graphviz), and with --browser Debian's
-#    chromium + fonts-liberation for the browser tests;
+# 1. the system `dot` program (Debian package graphviz), `bwrap` (Debian package bubblewrap:
+#    the grading sandbox), and with --browser Debian's chromium + fonts-liberation for the
+#    browser tests;
 # 2. a virtual environment in .venv with mytorch and all extras installed (editable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ want_browser=0
 
 missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 if [ "$want_browser" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   [ -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || missing+=(fonts-liberation)
@@ -26,7 +28,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   else
     echo "setup: please install ${missing[*]} yourself (macOS: brew install graphviz;" \
-         "conda: conda install -c conda-forge python-graphviz). Continuing without it." >&2
+         "conda: conda install -c conda-forge python-graphviz; bubblewrap is Linux-only)." \
+         "Continuing without it." >&2
   fi
 fi
 

@@ -11,6 +11,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
 from ..notebook import error_output
+from ..sandbox import SandboxKernelManager
 
 
 class RobustExecute(Execute):
@@ -21,6 +22,12 @@ class RobustExecute(Execute):
     """
 
     max_deaths = Integer(3, help="Kernel deaths tolerated before giving up").tag(config=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Every kernel in its sandbox (see sandbox.py); a kwarg because config cannot
+        # override the one nbgrader's Execute passes.
+        kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
+        super().__init__(*args, **kwargs)
 
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> Any:
         skipped: list[int] = []

@@ -11,6 +11,7 @@ import pytest
 from mytorch_course.student_edition import (
     ExerciseMarkerError,
     build_student_edition,
+    course_assignments,
     strip_exercises,
 )
 
@@ -127,3 +128,15 @@ def test_every_marked_engine_region_can_leave_and_the_edition_still_imports(tmp_
     )
     assert result.returncode == 0, result.stderr
     assert "stripped: This is an exercise of assignment 03-engine" in result.stdout
+
+
+def test_a_grading_copy_without_solution_notebooks_still_strips_the_open_exercise(tmp_path):
+    """The grader builds editions in a copy of the course whose solution notebooks are gone."""
+    course = tmp_path / "course"
+    (course / "solutions" / "01-derivatives").mkdir(parents=True)
+    (course / "assignments" / "01-derivatives").mkdir(parents=True)
+    (course / "assignments" / "01-derivatives" / "01-derivatives.ipynb").write_text("{}")
+    assert course_assignments(course) == {"01-derivatives"}
+    build_student_edition(tmp_path / "edition", "01-derivatives", course_assignments(course))
+    check_source = (tmp_path / "edition" / "mytorch" / "check.py").read_text()
+    assert "exercise of assignment 01-derivatives" in check_source
