@@ -323,6 +323,10 @@ def bwrap_arguments(
     """bwrap's options (before ``--``) for one kernel."""
     binds = _Binds()
     binds.args += [*_NAMESPACES, "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    # Mounts apply in order: /tmp first, so that a venv, course or edition under /tmp, bound
+    # below, is not hidden by the empty /tmp.
+    binds.args += ["--proc", "/proc", "--dev", "/dev"]
+    binds.args += ["--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp"]
     binds.add("--ro-bind", "/usr", "/usr")
     if Path("/etc/fonts").is_dir():  # matplotlib's font lookup; public configuration
         binds.add("--ro-bind", "/etc/fonts", "/etc/fonts")
@@ -334,8 +338,6 @@ def bwrap_arguments(
             binds.add("--ro-bind", str(path), str(path))
     for path in _interpreter_paths():
         binds.add("--ro-bind", path, path)
-    binds.args += ["--proc", "/proc", "--dev", "/dev"]
-    binds.args += ["--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp"]
     binds.add("--bind", str(runtime_dir), str(runtime_dir))  # ipc paths are the same inside
     binds.add("--bind", str(work_dir), WORK_DIR)
     binds.add("--ro-bind", str(package), f"{LIB_DIR}/mytorch")

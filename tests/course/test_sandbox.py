@@ -404,3 +404,21 @@ def test_student_edition_must_hold_mytorch(tmp_path: Path) -> None:
     (tmp_path / "mytorch" / "__init__.py").write_text("")
     assert sandbox.student_package(tmp_path) == tmp_path / "mytorch"
     assert sandbox.student_package(tmp_path / "mytorch") == tmp_path / "mytorch"
+
+
+def test_tmp_is_mounted_before_anything_bound_under_it(tmp_path: Path) -> None:
+    """A venv, course or edition under /tmp must stay visible: bwrap mounts in order."""
+    args = sandbox.bwrap_arguments(
+        runtime_dir=Path("/tmp/x/rt"),
+        work_dir=Path("/tmp/x/work"),
+        package=Path("/tmp/edition/mytorch"),
+        limits=sandbox.Limits(),
+    )
+    tmpfs = args.index("--tmpfs")
+    destinations = {"--bind": 2, "--ro-bind": 2, "--dir": 1}  # offset of the mount point
+    under_tmp = [
+        i
+        for i, option in enumerate(args)
+        if option in destinations and args[i + destinations[option]].startswith("/tmp/")
+    ]
+    assert under_tmp and all(i > tmpfs for i in under_tmp), args
