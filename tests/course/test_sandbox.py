@@ -406,8 +406,9 @@ def test_student_edition_must_hold_mytorch(tmp_path: Path) -> None:
     assert sandbox.student_package(tmp_path / "mytorch") == tmp_path / "mytorch"
 
 
-def test_tmp_is_mounted_before_anything_bound_under_it(tmp_path: Path) -> None:
+def test_tmp_is_mounted_before_anything_bound_under_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """A venv, course or edition under /tmp must stay visible: bwrap mounts in order."""
+    monkeypatch.setattr(sandbox, "_interpreter_paths", lambda: ["/tmp/clone/.venv"])
     args = sandbox.bwrap_arguments(
         runtime_dir=Path("/tmp/x/rt"),
         work_dir=Path("/tmp/x/work"),
