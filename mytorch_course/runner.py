@@ -55,9 +55,11 @@ class Verdict:
 class Part:
     """One graded part (see the module docstring). Results may be a value or a dict of fields;
     ``expected``, ``witness`` and every ``mistakes`` entry return the same structure (a
-    mistake may give only some fields). ``tolerance`` is (rtol, atol), per probe if callable,
-    per field if it returns a dict. ``check`` replaces ``expected`` for results that are
-    judged by rules rather than compared (it returns a message or None)."""
+    mistake may give only some fields; its hint is a string, or a function of the probe when
+    the words depend on it). ``context`` adds a line under a failure (e.g. the worst entry).
+    ``tolerance`` is (rtol, atol), per probe if callable, per field if it returns a dict.
+    ``check`` replaces ``expected`` for results that are judged by rules rather than compared
+    (it returns a message or None)."""
 
     points: float
     probes: Callable[[np.random.Generator], list[Probe]]
@@ -67,7 +69,10 @@ class Part:
     check: Callable[[Probe, Any], str | None] | None = None
     tolerance: Tolerance | Callable[[Probe], Tolerance | dict[str, Tolerance]] = (1e-9, 1e-12)
     witness: Callable[[Probe], Any] | None = None
-    mistakes: Mapping[str, Callable[[Probe], Any]] = field(default_factory=dict)
+    mistakes: Mapping[str | Callable[[Probe], str], Callable[[Probe], Any]] = field(
+        default_factory=dict
+    )
+    context: Callable[[Probe], str] | None = None
     invariants: tuple[Callable[[Probe, Any], str | None], ...] = ()
     title: str = ""
     seed: int = 0
@@ -126,7 +131,7 @@ def check_one(part: Part, probe: Probe, got: Any) -> str | None:
             hint=lambda r=rtol, a=atol: _mistake(part, probe, got, expected, r, a),
         )
         if msg:
-            return msg + _witness(part, probe, key)
+            return msg + _witness(part, probe, key) + _context(part, probe)
     for invariant in part.invariants:
         if msg := invariant(probe, got):
             return f"{label}: {msg}"
@@ -150,8 +155,12 @@ def _mistake(part: Part, probe: Probe, got: Any, expected: Any, rtol: float, ato
         tol = max(rtol, 1e-9)
         differs = any(not close(v, right.get(k), tol, atol) for k, v in wrong.items())
         if differs and all(k in mine and close(mine[k], v, tol, atol) for k, v in wrong.items()):
-            return hint
+            return hint(probe) if callable(hint) else hint
     return ""
+
+
+def _context(part: Part, probe: Probe) -> str:
+    return "" if part.context is None else f"\n    {part.context(probe)}"
 
 
 def _witness(part: Part, probe: Probe, key: str | None) -> str:
