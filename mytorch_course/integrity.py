@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,6 +182,7 @@ class Integrity:
     snapshot: Snapshot
     verdicts: Path
     found: dict[str, list[str]] = field(default_factory=dict)  # file -> when it was found
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # one check at a time
 
     @classmethod
     def start(cls, work: Path) -> Integrity:
@@ -197,9 +199,10 @@ class Integrity:
 
     def check(self, when: str) -> list[str]:
         """Restore any changed grading file; remember which and when (e.g. 'after alice')."""
-        changed = self.snapshot.restore()
-        for name in changed:
-            self.found.setdefault(name, []).append(when)
+        with self._lock:
+            changed = self.snapshot.restore()
+            for name in changed:
+                self.found.setdefault(name, []).append(when)
         return changed
 
     def report(self) -> str:
