@@ -108,6 +108,8 @@ def grade_one(
             tail = [ln for ln in res.stdout.splitlines() if "ERROR" in ln or "rror" in ln][-3:]
             result.notes.append("nbgrader failed: " + " | ".join(tail)[:300])
             result.notes += repair_from_release(work, student, aid)
+            if run is not None:  # the repaired notebook is the one to grade from now on
+                run.accept(f"submitted/{student}/{aid}")
             continue
         break
     result.seconds = time.monotonic() - start

@@ -20,9 +20,11 @@ but not one that goes looking for the verdict folder or waits for the run to end
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterable
@@ -34,9 +36,9 @@ DIGESTS_ENV = "MYTORCH_GRADING_DIGESTS"  # JSON {resolved grading folder: sha256
 VERDICTS_ENV = "MYTORCH_VERDICTS"  # folder for verdict records (outside the course copy)
 GRADING_ENV_KEYS = (DIGESTS_ENV, VERDICTS_ENV)  # never passed on to a kernel
 
-# What grading reads from the course copy; the top-level files include any config a kernel
-# might plant next to nbgrader_config.py (nbgrader also reads nbgrader_config.json).
-WATCHED_FOLDERS = ("grading", "assignments")
+# What grading reads from the course copy (the students' submissions too); the top-level
+# files include any config a kernel might plant (nbgrader also reads nbgrader_config.json).
+WATCHED_FOLDERS = ("grading", "assignments", "submitted")
 UNWATCHED_TOP_FILES = ("gradebook.db", "gradebook.db-journal", ".nbgrader.log")
 
 
@@ -123,6 +125,13 @@ class Snapshot:
                 path.write_bytes(self.files[name])
         return changed
 
+    def accept(self, folder: str) -> None:
+        """Take the current files under ``folder`` (relative) as the originals (the grader
+        itself rewrote them, e.g. a repaired submission)."""
+        prefix = folder.rstrip(os.sep) + os.sep
+        self.files = {n: b for n, b in self.files.items() if not n.startswith(prefix)}
+        self.files |= {n: b for n, b in self._read().items() if n.startswith(prefix)}
+
     def grading_digest(self) -> str:
         prefix = "grading" + os.sep
         return digest(
@@ -132,6 +141,56 @@ class Snapshot:
                 if n.startswith(prefix) and n.endswith(".py")
             }
         )
+
+
+# The gradebook's description of the assignments (not the students' grades): nbgrader
+# refuses every later notebook whose cells disagree with it (e.g. a planted max_score).
+DEFINITION_TABLES = (
+    "course",
+    "assignment",
+    "notebook",
+    "base_cell",
+    "grade_cells",
+    "solution_cells",
+    "task_cells",
+    "source_cell",
+)
+
+
+class GradebookDefinition:
+    """The rows of the gradebook's definition tables, taken before any kernel ran."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows = self._read() if path.is_file() else {}
+
+    def _read(self) -> dict[str, list[tuple]]:
+        with contextlib.closing(sqlite3.connect(self.path, timeout=60)) as db:
+            names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            return {
+                t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
+                for t in DEFINITION_TABLES
+                if t in names
+            }
+
+    def restore(self) -> list[str]:
+        """Put the definition rows back; returns 'gradebook.db: <table>' for each changed."""
+        if not self.rows:
+            return []
+        try:
+            now = self._read()
+        except sqlite3.Error:
+            return ["gradebook.db: unreadable"]
+        changed = [t for t in self.rows if now.get(t) != self.rows[t]]
+        if changed:
+            with contextlib.closing(sqlite3.connect(self.path, timeout=60)) as db:
+                for table in changed:
+                    db.execute(f"DELETE FROM {table}")
+                    for row in self.rows[table]:
+                        marks = ",".join("?" * len(row))
+                        db.execute(f"INSERT INTO {table} VALUES ({marks})", row)
+                db.commit()
+        return [f"gradebook.db: {t}" for t in changed]
 
 
 # --------------------------------------------------------------------------- verdict records
@@ -181,13 +240,14 @@ class Integrity:
     work: Path
     snapshot: Snapshot
     verdicts: Path
+    gradebook: GradebookDefinition | None = None
     found: dict[str, list[str]] = field(default_factory=dict)  # file -> when it was found
     _lock: threading.Lock = field(default_factory=threading.Lock)  # one check at a time
 
     @classmethod
     def start(cls, work: Path) -> Integrity:
         verdicts = Path(tempfile.mkdtemp(prefix="mytorch-verdicts-"))  # mode 0700
-        return cls(work, Snapshot(work), verdicts)
+        return cls(work, Snapshot(work), verdicts, GradebookDefinition(work / "gradebook.db"))
 
     def env(self) -> dict[str, str]:
         """Environment for the nbgrader processes of this run."""
@@ -201,9 +261,14 @@ class Integrity:
         """Restore any changed grading file; remember which and when (e.g. 'after alice')."""
         with self._lock:
             changed = self.snapshot.restore()
+            changed += self.gradebook.restore() if self.gradebook is not None else []
             for name in changed:
                 self.found.setdefault(name, []).append(when)
         return changed
+
+    def accept(self, folder: str) -> None:
+        with self._lock:
+            self.snapshot.accept(folder)
 
     def report(self) -> str:
         """'' when nothing changed; else the warning for the instructor."""
