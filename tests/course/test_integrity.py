@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -200,3 +201,29 @@ def test_the_gradebooks_assignment_definition_is_put_back(
     with Gradebook(f"sqlite:///{path}") as gb:
         assert gb.find_grade_cell("p1", "hw", "hw").max_score == 4
         assert gb.students == []
+
+
+def test_autograde_warns_when_the_instructors_course_folder_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mytorch_course import cli
+
+    root = tmp_path / "course"
+    toy = Path(__file__).resolve().parent / "fixtures" / "toy"
+    shutil.copytree(toy, root)
+    (root / "nbgrader_config.py").write_text("")
+    (root / "assignments" / "00-toy").mkdir(parents=True)
+    shutil.copy(root / "solutions" / "00-toy" / "00-toy.ipynb", root / "assignments" / "00-toy")
+    subs = tmp_path / "subs" / "alice" / "00-toy"
+    subs.mkdir(parents=True)
+    shutil.copy(root / "solutions" / "00-toy" / "00-toy.ipynb", subs)
+
+    def lingering_backdoor(work: Path, jobs: list, *args: object, **kw: object) -> list:
+        (root / "grading" / "a00_toy" / "backdoor.py").write_text("PWNED = 1")
+        return []
+
+    monkeypatch.setattr(cli, "_grade_and_report", lingering_backdoor)
+    code = cli.main(["--root", str(root), "autograde", str(tmp_path / "subs"), "--out", "x"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "your course folder" in err and "grading/a00_toy/backdoor.py" in err, err
