@@ -71,9 +71,12 @@ def repair_from_release(work: Path, student: str, aid: str) -> list[str]:
     return notes
 
 
-def _check(run: Integrity | None, results: list[SubmissionResult], when: str) -> None:
-    """Restore changed grading files (see integrity.py); tell the students graded just now."""
-    changed = run.check(when) if run is not None else []
+def _check(
+    run: Integrity | None, results: list[SubmissionResult], when: str, students: Iterable[str] = ()
+) -> None:
+    """Restore changed grading files and ``students``' submissions (see integrity.py); tell
+    the students graded just now (``results``)."""
+    changed = run.check(when, students) if run is not None else []
     if changed:
         note = "the grading files changed while this was graded (restored): " + ", ".join(changed)
         for result in results:
@@ -90,7 +93,7 @@ def grade_one(
     log = work / "logs" / f"{aid}--{student}.log"
     log.parent.mkdir(exist_ok=True)
     for attempt in range(4):
-        _check(run, [], f"before grading {student}")
+        _check(run, [], f"before grading {student}", [student])
         res = nbgrader(args, work, timeout=budget, env=run and run.env())
         _check(run, [result], f"after grading {student}")
         with open(log, "a") as fh:  # nbgrader's own log, for the instructor
@@ -109,7 +112,7 @@ def grade_one(
             result.notes.append("nbgrader failed: " + " | ".join(tail)[:300])
             result.notes += repair_from_release(work, student, aid)
             if run is not None:  # the repaired notebook is the one to grade from now on
-                run.accept(f"submitted/{student}/{aid}")
+                run.accept(student, aid)
             continue
         break
     result.seconds = time.monotonic() - start
@@ -140,7 +143,7 @@ def grade_batch(
     args = ["autograde", aid, "--force"]
     if exclude:
         args.append(f"--CourseDirectory.student_id_exclude={exclude}")
-    _check(run, [], f"before grading {', '.join(students)}")
+    _check(run, [], f"before grading {', '.join(students)}", students)
     res = nbgrader(args, work, timeout=budget * len(students), env=run and run.env())
     (work / "logs").mkdir(exist_ok=True)
     (work / "logs" / f"{aid}--batch-{students[0]}.log").write_text(res.stdout)
@@ -207,7 +210,7 @@ def autograde(
         fill_scores(work, results, run.verdicts, run.snapshot.grading_digest())
         write_feedback(work, aids, results, run)
     finally:
-        shutil.rmtree(run.verdicts, ignore_errors=True)
+        run.close()
     if warning := run.report():
         print(f"warning: {warning}", file=sys.stderr)
     return results

@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -36,9 +37,9 @@ DIGESTS_ENV = "MYTORCH_GRADING_DIGESTS"  # JSON {resolved grading folder: sha256
 VERDICTS_ENV = "MYTORCH_VERDICTS"  # folder for verdict records (outside the course copy)
 GRADING_ENV_KEYS = (DIGESTS_ENV, VERDICTS_ENV)  # never passed on to a kernel
 
-# What grading reads from the course copy (the students' submissions too); the top-level
-# files include any config a kernel might plant (nbgrader also reads nbgrader_config.json).
-WATCHED_FOLDERS = ("grading", "assignments", "submitted")
+# What grading reads from the course copy; the top-level files include any config a kernel
+# might plant (nbgrader also reads nbgrader_config.json). Submissions: see Submissions.
+WATCHED_FOLDERS = ("grading", "assignments")
 UNWATCHED_TOP_FILES = ("gradebook.db", "gradebook.db-journal", ".nbgrader.log")
 
 
@@ -125,13 +126,6 @@ class Snapshot:
                 path.write_bytes(self.files[name])
         return changed
 
-    def accept(self, folder: str) -> None:
-        """Take the current files under ``folder`` (relative) as the originals (the grader
-        itself rewrote them, e.g. a repaired submission)."""
-        prefix = folder.rstrip(os.sep) + os.sep
-        self.files = {n: b for n, b in self.files.items() if not n.startswith(prefix)}
-        self.files |= {n: b for n, b in self._read().items() if n.startswith(prefix)}
-
     def grading_digest(self) -> str:
         prefix = "grading" + os.sep
         return digest(
@@ -141,6 +135,52 @@ class Snapshot:
                 if n.startswith(prefix) and n.endswith(".py")
             }
         )
+
+
+def _hash_tree(folder: Path) -> dict[str, str]:
+    if not folder.is_dir():
+        return {}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+class Submissions:
+    """The submitted notebooks, copied (and hashed) before any kernel ran. Each student's
+    folder is checked, and put back, right before that student is graded: a kernel that
+    overwrote a classmate's notebook changes nothing (and costs one folder's hashing, not
+    the whole class's, per student)."""
+
+    def __init__(self, submitted: Path, backup: Path) -> None:
+        self.submitted, self.backup = submitted, backup
+        if submitted.is_dir():
+            shutil.copytree(submitted, backup, symlinks=True)
+        self.hashes = _hash_tree(backup) if backup.is_dir() else {}
+
+    def restore(self, student: str) -> list[str]:
+        """Put ``student``'s submitted files back; returns what had changed."""
+        folder, saved = self.submitted / student, self.backup / student
+        mine = {n: h for n, h in self.hashes.items() if Path(n).parts[0] == student}
+        now = (
+            {f"{student}/{n}": h for n, h in _hash_tree(folder).items()} if folder.is_dir() else {}
+        )
+        changed = sorted(n for n in set(mine) | set(now) if mine.get(n) != now.get(n))
+        if changed or any(p.is_symlink() for p in folder.rglob("*")):
+            shutil.rmtree(folder, ignore_errors=True)
+            if saved.is_dir():
+                shutil.copytree(saved, folder, symlinks=True)
+        return [f"submitted/{n}" for n in changed]
+
+    def accept(self, student: str, assignment: str) -> None:
+        """The grader itself rewrote this submission (a repair): it is the original now."""
+        saved = self.backup / student / assignment
+        shutil.rmtree(saved, ignore_errors=True)
+        shutil.copytree(self.submitted / student / assignment, saved, symlinks=True)
+        prefix = f"{student}/{assignment}/"
+        self.hashes = {n: h for n, h in self.hashes.items() if not n.startswith(prefix)}
+        self.hashes |= {prefix + n: h for n, h in _hash_tree(saved).items()}
 
 
 # The gradebook's description of the assignments (not the students' grades): nbgrader
@@ -235,19 +275,36 @@ def read_verdicts(folder: Path, student: str, assignment: str, notebook: str) ->
 
 @dataclass
 class Integrity:
-    """One grading run's snapshot, verdict folder and what was found changed."""
+    """One grading run: its snapshots, its private folder (verdict records, the copy of the
+    submissions) and what was found changed."""
 
     work: Path
+    private: Path
     snapshot: Snapshot
-    verdicts: Path
-    gradebook: GradebookDefinition | None = None
+    submissions: Submissions
+    gradebook: GradebookDefinition
     found: dict[str, list[str]] = field(default_factory=dict)  # file -> when it was found
     _lock: threading.Lock = field(default_factory=threading.Lock)  # one check at a time
 
     @classmethod
     def start(cls, work: Path) -> Integrity:
-        verdicts = Path(tempfile.mkdtemp(prefix="mytorch-verdicts-"))  # mode 0700
-        return cls(work, Snapshot(work), verdicts, GradebookDefinition(work / "gradebook.db"))
+        """Take the snapshots; call before the first kernel starts."""
+        private = Path(tempfile.mkdtemp(prefix="mytorch-run-"))  # mode 0700, outside work
+        (private / "verdicts").mkdir()
+        return cls(
+            work,
+            private,
+            Snapshot(work),
+            Submissions(work / "submitted", private / "submitted"),
+            GradebookDefinition(work / "gradebook.db"),
+        )
+
+    @property
+    def verdicts(self) -> Path:
+        return self.private / "verdicts"
+
+    def close(self) -> None:
+        shutil.rmtree(self.private, ignore_errors=True)
 
     def env(self) -> dict[str, str]:
         """Environment for the nbgrader processes of this run."""
@@ -257,18 +314,20 @@ class Integrity:
             VERDICTS_ENV: str(self.verdicts),
         }
 
-    def check(self, when: str) -> list[str]:
-        """Restore any changed grading file; remember which and when (e.g. 'after alice')."""
+    def check(self, when: str, students: Iterable[str] = ()) -> list[str]:
+        """Restore any changed grading file (and the submissions of ``students``); remember
+        which and when (e.g. 'after grading alice')."""
         with self._lock:
-            changed = self.snapshot.restore()
-            changed += self.gradebook.restore() if self.gradebook is not None else []
+            changed = self.snapshot.restore() + self.gradebook.restore()
+            for student in students:
+                changed += self.submissions.restore(student)
             for name in changed:
                 self.found.setdefault(name, []).append(when)
         return changed
 
-    def accept(self, folder: str) -> None:
+    def accept(self, student: str, assignment: str) -> None:
         with self._lock:
-            self.snapshot.accept(folder)
+            self.submissions.accept(student, assignment)
 
     def report(self) -> str:
         """'' when nothing changed; else the warning for the instructor."""

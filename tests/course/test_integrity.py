@@ -79,14 +79,22 @@ def test_a_repaired_submission_is_accepted_and_others_are_restored(tmp_path: Pat
     for student in ("alice", "bob"):
         (tmp_path / "submitted" / student / "a").mkdir(parents=True)
         (tmp_path / "submitted" / student / "a" / "a.ipynb").write_text(student)
-    run_ = Integrity(tmp_path, Snapshot(tmp_path), tmp_path / "verdicts")
+    run_ = Integrity.start(tmp_path)
     (tmp_path / "submitted" / "alice" / "a" / "a.ipynb").write_text("repaired by the grader")
-    run_.accept("submitted/alice/a")
+    run_.accept("alice", "a")
     (tmp_path / "submitted" / "bob" / "a" / "a.ipynb").write_text("overwritten by a kernel")
-    assert run_.check("after grading alice") == ["submitted/bob/a/a.ipynb"]
+    (tmp_path / "submitted" / "bob" / "a" / "planted.py").write_text("x")
+    assert run_.check("after grading alice", ["alice"]) == []
+    assert run_.check("before grading bob", ["bob"]) == [
+        "submitted/bob/a/a.ipynb",
+        "submitted/bob/a/planted.py",
+    ]
+    assert not (tmp_path / "submitted" / "bob" / "a" / "planted.py").exists()
     assert (tmp_path / "submitted" / "bob" / "a" / "a.ipynb").read_text() == "bob"
     assert (tmp_path / "submitted" / "alice" / "a" / "a.ipynb").read_text().startswith("repaired")
-    assert "submitted/bob/a/a.ipynb: found after grading alice" in run_.report()
+    assert "submitted/bob/a/a.ipynb: found before grading bob" in run_.report()
+    run_.close()
+    assert not run_.private.exists()
 
 
 def test_parts_are_loaded_once_and_a_later_change_on_disk_is_not_used(tmp_path: Path) -> None:
