@@ -64,13 +64,15 @@ def fill_scores(
     for res in results:
         for notebook, grade_id, points in graded_cells(work, res.assignment):
             record = verdicts and read_verdicts(verdicts, res.student, res.assignment, notebook)
-            verdict = record and record["parts"].get(grade_id)
+            parts = record.get("parts") if record else None
+            verdict = parts.get(grade_id) if isinstance(parts, dict) else None
             score, reason = 0.0, "; ".join(res.notes) or "not graded"
             if record and record.get("grading_digest") != grading_digest:
                 reason = "not graded: the grading files had changed when it was graded"
             elif isinstance(verdict, dict):
-                fraction = float(verdict.get("score", 0.0))
-                score = round(min(max(fraction, 0.0), 1.0) * points, 6)
+                fraction = verdict.get("score")
+                if isinstance(fraction, int | float) and 0.0 <= fraction <= 1.0:  # not NaN
+                    score = round(fraction * points, 6)
                 reason = "" if score >= points else str(verdict.get("message", ""))
             res.parts.append(PartResult(grade_id, score, points, reason, notebook))
 

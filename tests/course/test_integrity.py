@@ -145,10 +145,14 @@ def test_scores_come_from_verdict_records_never_from_the_gradebook(
     parts = {"p1": {"score": 1.0, "message": "OK"}, "p2": {"score": 0.5, "message": "half"}}
     record_verdicts("alice", "hw", "hw", "digest-1", parts)
     record_verdicts("bob", "hw", "hw", "digest-0", parts)  # graded with other grading files
-    results = [SubmissionResult(s, "hw") for s in ("alice", "bob", "carol")]
+    odd = {"p1": {"score": float("nan")}, "p2": {"score": "1"}, "p3": {"score": 1.5}}
+    record_verdicts("dave", "hw", "hw", "digest-1", odd)  # never more than 0 for nonsense
+    record_verdicts("erin", "hw", "hw", "digest-1", [1, 2])  # type: ignore[arg-type]
+    results = [SubmissionResult(s, "hw") for s in ("alice", "bob", "carol", "dave", "erin")]
     results[2].notes.append("nbgrader failed: boom")
     fill_scores(tmp_path, results, verdicts, "digest-1")
-    alice, bob, carol = ({p.part: (p.score, p.reason) for p in r.parts} for r in results)
+    alice, bob, carol = ({p.part: (p.score, p.reason) for p in r.parts} for r in results[:3])
+    assert results[3].score == results[4].score == 0
     assert alice == {"p1": (4.0, ""), "p2": (3.0, "half"), "p3": (0.0, "not graded")}
     assert {p: s for p, (s, _) in bob.items()} == {"p1": 0.0, "p2": 0.0, "p3": 0.0}
     assert "grading files had changed" in bob["p1"][1]
