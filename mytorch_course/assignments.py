@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.abc
 import importlib.util
 import inspect
 import os
@@ -18,7 +19,9 @@ import re
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+from .integrity import GradingFilesChanged, digest, expected_digest, grading_sources
 from .runner import Part
 
 # A patch maps text of the solution cell (found exactly once) to its replacement.
@@ -30,22 +33,76 @@ def folder_name(assignment_id: str) -> str:
     return "a" + re.sub(r"\W", "_", assignment_id)
 
 
+class _GradingFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports one grading folder's modules from the bytes read (and hashed) at first use, so
+    a later change on disk is never executed, nor shipped to a kernel as a driver."""
+
+    def __init__(self, package: str, folder: Path, files: dict[str, bytes]) -> None:
+        self.package, self.folder = package, folder
+        self.modules: dict[str, tuple[str, bool]] = {}  # module name -> (relative path, is pkg)
+        for rel in files:
+            parts = Path(rel).with_suffix("").parts
+            is_pkg = parts[-1] == "__init__"
+            dotted = ".".join((package, *(parts[:-1] if is_pkg else parts)))
+            self.modules[dotted] = (rel, is_pkg)
+        self.files = files
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname not in self.modules:
+            return None
+        rel, is_pkg = self.modules[fullname]
+        spec = importlib.util.spec_from_loader(fullname, self, origin=str(self.folder / rel))
+        assert spec is not None
+        spec.has_location = True
+        if is_pkg:
+            spec.submodule_search_locations = [str(self.folder / Path(rel).parent)]
+        return spec
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        rel, _ = self.modules[module.__name__]
+        code = compile(self.files[rel], str(self.folder / rel), "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+
+    def source(self, module_name: str) -> str | None:
+        entry = self.modules.get(module_name)
+        return self.files[entry[0]].decode() if entry else None
+
+
+_finders: dict[str, _GradingFinder] = {}
+
+
 def _module(
     grading_dir: str | os.PathLike[str], assignment_id: str, name: str
 ) -> ModuleType | None:
     folder = Path(grading_dir).resolve()
-    if not (folder / folder_name(assignment_id) / f"{name}.py").is_file():
-        return None
     # One package per grading folder: the course's and a test fixture's never collide.
     package = "_grading_" + hashlib.sha1(str(folder).encode()).hexdigest()[:12]
-    if package not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            package, folder / "__init__.py", submodule_search_locations=[str(folder)]
-        )
-        assert spec is not None and spec.loader is not None
-        sys.modules[package] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[package])
+    if package not in _finders:
+        if not (folder / "__init__.py").is_file():
+            return None
+        files = grading_sources(folder)
+        expected = expected_digest(folder)
+        if expected is not None and digest(files) != expected:
+            raise GradingFilesChanged(
+                f"the grading files in {folder} changed after grading started; refusing to "
+                "grade with them (the run restores and reports them)"
+            )
+        _finders[package] = _GradingFinder(package, folder, files)
+        sys.meta_path.insert(0, _finders[package])
+    finder = _finders[package]
+    if f"{package}.{folder_name(assignment_id)}.{name}" not in finder.modules:
+        return None
     return importlib.import_module(f"{package}.{folder_name(assignment_id)}.{name}")
+
+
+def loaded_digest(grading_dir: str | os.PathLike[str]) -> str:
+    """The digest of the grading files this process loaded ('' before any was loaded)."""
+    folder = Path(grading_dir).resolve()
+    finder = _finders.get("_grading_" + hashlib.sha1(str(folder).encode()).hexdigest()[:12])
+    return digest(finder.files) if finder else ""
 
 
 def load_parts(grading_dir: str | os.PathLike[str], assignment_id: str) -> dict[str, Part]:
@@ -64,7 +121,11 @@ def load_variants(
 
 def driver_source(part: Part) -> str:
     """The source of the module that holds ``part.driver`` (what the kernel executes)."""
-    return inspect.getsource(sys.modules[part.driver.__module__])
+    name = part.driver.__module__
+    for finder in _finders.values():
+        if (source := finder.source(name)) is not None:
+            return source  # the bytes loaded, not what is on disk now
+    return inspect.getsource(sys.modules[name])
 
 
 def apply_patch(source: str, patch: Patch) -> str:

@@ -6,6 +6,7 @@ A crash, a hang or a broken notebook in one submission never touches another.
 from __future__ import annotations
 
 import copy
+import shutil
 import sys
 import time
 from collections.abc import Iterable
@@ -17,9 +18,10 @@ import nbformat
 
 from .collect import place_submission
 from .course_dir import copy_course, release_notebooks
+from .integrity import Integrity
 from .nbgrader_process import nbgrader
 from .notebook import nbgrader_meta, write_notebook
-from .reports import SubmissionResult, fill_scores
+from .reports import SubmissionResult, fill_scores, sync_gradebook
 
 
 def _autograded_ok(work: Path, student: str, aid: str) -> bool:
@@ -69,7 +71,21 @@ def repair_from_release(work: Path, student: str, aid: str) -> list[str]:
     return notes
 
 
-def grade_one(work: Path, student: str, aid: str, budget: float) -> SubmissionResult:
+def _check(
+    run: Integrity | None, results: list[SubmissionResult], when: str, students: Iterable[str] = ()
+) -> None:
+    """Restore changed grading files and ``students``' submissions (see integrity.py); tell
+    the students graded just now (``results``)."""
+    changed = run.check(when, students) if run is not None else []
+    if changed:
+        note = "the grading files changed while this was graded (restored): " + ", ".join(changed)
+        for result in results:
+            result.notes.append(note)
+
+
+def grade_one(
+    work: Path, student: str, aid: str, budget: float, run: Integrity | None = None
+) -> SubmissionResult:
     """Autograde one student's assignment with retries; never raises."""
     result = SubmissionResult(student, aid)
     start = time.monotonic()
@@ -77,7 +93,9 @@ def grade_one(work: Path, student: str, aid: str, budget: float) -> SubmissionRe
     log = work / "logs" / f"{aid}--{student}.log"
     log.parent.mkdir(exist_ok=True)
     for attempt in range(4):
-        res = nbgrader(args, work, timeout=budget)
+        _check(run, [], f"before grading {student}", [student])
+        res = nbgrader(args, work, timeout=budget, env=run and run.env())
+        _check(run, [result], f"after grading {student}")
         with open(log, "a") as fh:  # nbgrader's own log, for the instructor
             fh.write(f"=== attempt {attempt + 1}: exit {res.returncode}\n{res.stdout}\n")
         if res.returncode == 0 and _autograded_ok(work, student, aid):
@@ -93,6 +111,8 @@ def grade_one(work: Path, student: str, aid: str, budget: float) -> SubmissionRe
             tail = [ln for ln in res.stdout.splitlines() if "ERROR" in ln or "rror" in ln][-3:]
             result.notes.append("nbgrader failed: " + " | ".join(tail)[:300])
             result.notes += repair_from_release(work, student, aid)
+            if run is not None:  # the repaired notebook is the one to grade from now on
+                run.accept(student, aid)
             continue
         break
     result.seconds = time.monotonic() - start
@@ -107,31 +127,35 @@ def prepare_course(work: Path, ids: Iterable[str]) -> None:
             raise RuntimeError(f"nbgrader generate_assignment {aid} failed:\n{res.stdout}")
 
 
-def grade_batch(work: Path, aid: str, students: list[str], budget: float) -> list[SubmissionResult]:
+def grade_batch(
+    work: Path, aid: str, students: list[str], budget: float, run: Integrity | None = None
+) -> list[SubmissionResult]:
     """Several students of one assignment in ONE nbgrader process (saves its start-up).
 
     nbgrader grades each student independently and carries on after a failure; whoever has
     no autograded notebook afterwards is re-graded alone by :func:`grade_one` (with repairs).
     """
     if len(students) == 1:
-        return [grade_one(work, students[0], aid, budget)]
+        return [grade_one(work, students[0], aid, budget, run)]
     start = time.monotonic()
     everyone = {p.name for p in (work / "submitted").iterdir() if (p / aid).is_dir()}
     exclude = ",".join(sorted(everyone - set(students)))
     args = ["autograde", aid, "--force"]
     if exclude:
         args.append(f"--CourseDirectory.student_id_exclude={exclude}")
-    res = nbgrader(args, work, timeout=budget * len(students))
+    _check(run, [], f"before grading {', '.join(students)}", students)
+    res = nbgrader(args, work, timeout=budget * len(students), env=run and run.env())
     (work / "logs").mkdir(exist_ok=True)
     (work / "logs" / f"{aid}--batch-{students[0]}.log").write_text(res.stdout)
     share = (time.monotonic() - start) / len(students)
-    results = []
-    for student in students:
-        if _autograded_ok(work, student, aid):
-            results.append(SubmissionResult(student, aid, seconds=share))
-        else:
-            results.append(grade_one(work, student, aid, budget))
-    return results
+    batch = [SubmissionResult(student, aid, seconds=share) for student in students]
+    _check(run, batch, f"after grading {', '.join(students)}")
+    return [
+        result
+        if _autograded_ok(work, result.student, aid)
+        else grade_one(work, result.student, aid, budget, run)
+        for result in batch
+    ]
 
 
 def strip_answers(work: Path) -> None:
@@ -169,22 +193,78 @@ def autograde(
         students = [s for s, a in jobs if a == aid]
         size = max(1, batch)
         chunks += [(aid, students[i : i + size]) for i in range(0, len(students), size)]
-    results: list[SubmissionResult] = []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(grade_batch, work, a, ss, budget): len(ss) for a, ss in chunks}
-        bar = tqdm(total=len(jobs), desc="autograde", unit="nb", disable=not progress)
-        for fut in as_completed(futures):
-            results.extend(fut.result())
-            bar.update(futures[fut])
-        bar.close()
+    run = Integrity.start(work)  # before the first kernel
+    try:
+        results: list[SubmissionResult] = []
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = {
+                pool.submit(grade_batch, work, a, ss, budget, run): len(ss) for a, ss in chunks
+            }
+            bar = tqdm(total=len(jobs), desc="autograde", unit="nb", disable=not progress)
+            for fut in as_completed(futures):
+                results.extend(fut.result())
+                bar.update(futures[fut])
+            bar.close()
+        _check(run, [], "after grading")
+        results.sort(key=lambda r: (r.assignment, r.student))
+        fill_scores(work, results, run.verdicts, run.snapshot.grading_digest())
+        write_feedback(work, aids, results, run)
+    finally:
+        run.close()
+    if warning := run.report():
+        print(f"warning: {warning}", file=sys.stderr)
+    return results
+
+
+def check_autograded(work: Path, result: SubmissionResult) -> str:
+    """'' when every autograded notebook of ``result`` is a readable notebook, else why not."""
+    folder = work / "autograded" / result.student / result.assignment
+    for name in sorted({p.notebook for p in result.parts}):
+        path = folder / f"{name}.ipynb"
+        try:
+            nbformat.validate(nbformat.read(path, as_version=4))
+        except FileNotFoundError:
+            return f"{name}: the autograded notebook is missing"
+        except Exception as exc:
+            return f"{name}: the autograded notebook is corrupted ({type(exc).__name__})"
+    return ""
+
+
+def write_feedback(
+    work: Path, aids: list[str], results: list[SubmissionResult], run: Integrity | None = None
+) -> None:
+    """nbgrader's feedback HTML, with the verdicts' scores; a student whose notebook or
+    feedback is broken gets a note, and everyone else's feedback is written."""
+    try:
+        sync_gradebook(work, results)
+    except Exception as exc:  # a gradebook a kernel broke: the exports stand without it
+        print(f"warning: the gradebook could not be updated ({exc}); no feedback", file=sys.stderr)
+        for result in results:
+            result.notes.append("no feedback: the gradebook was unreadable")
+        return
+    broken = {}
+    for result in results:
+        if reason := check_autograded(work, result):
+            broken[(result.student, result.assignment)] = reason
+            folder = work / "autograded" / result.student / result.assignment
+            shutil.rmtree(folder, ignore_errors=True)  # nbgrader skips it, not everyone
     for aid in aids:
         # One process for all students: nbgrader's start-up costs more than the HTML export.
         fb = nbgrader(["generate_feedback", aid, "--force"], work, timeout=600)
         if fb.returncode != 0:
             print(f"warning: generate_feedback {aid} reported errors", file=sys.stderr)
-    results.sort(key=lambda r: (r.assignment, r.student))
-    fill_scores(work, results)
-    return results
+    if run is not None:
+        _check(run, [], "after the feedback")
+    for result in results:
+        folder = work / "feedback" / result.student / result.assignment
+        missing = [
+            n
+            for n in sorted({p.notebook for p in result.parts})
+            if not (folder / f"{n}.html").is_file()
+        ]
+        if missing:
+            why = broken.get((result.student, result.assignment), "nbgrader could not write it")
+            result.notes.append(f"no feedback for {', '.join(missing)}: {why}")
 
 
 def grade_notebooks(

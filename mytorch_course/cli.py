@@ -20,7 +20,14 @@ from .collect import (
     collect_submissions,
     place_submission,
 )
-from .course_dir import assignment_ids, copy_course, find_course_root, release_notebooks
+from .course_dir import (
+    COURSE_FOLDERS,
+    assignment_ids,
+    copy_course,
+    find_course_root,
+    release_notebooks,
+)
+from .integrity import Snapshot
 from .nbgrader_process import nbgrader
 from .release import release
 from .reports import SubmissionResult, format_table, write_reports
@@ -81,7 +88,14 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         if not collected.jobs and not collected.notes:
             print("no submissions found", file=sys.stderr)
             return 1
+        course = Snapshot(root, folders=COURSE_FOLDERS)  # the instructor's own files
         _grade_and_report(work, collected.jobs, args, out, collected=collected)
+        if changed := course.changes():
+            print(
+                f"warning: files of your course folder {root} changed while grading (by you, "
+                "or by student code without the sandbox): " + ", ".join(changed[:20]),
+                file=sys.stderr,
+            )
     return 0
 
 

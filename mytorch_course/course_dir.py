@@ -10,6 +10,7 @@ import nbformat
 from nbformat.notebooknode import NotebookNode
 
 COURSE_ITEMS = ("nbgrader_config.py", "solutions", "assignments", "grading")
+COURSE_FOLDERS = tuple(item for item in COURSE_ITEMS if "." not in item)
 _IGNORE = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.pyc")
 
 

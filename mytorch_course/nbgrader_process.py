@@ -28,14 +28,15 @@ def nbgrader_env() -> dict[str, str]:
 
 
 def nbgrader(
-    args: list[str], cwd: Path, timeout: float | None = None
+    args: list[str], cwd: Path, timeout: float | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``nbgrader ARGS`` in ``cwd``; on timeout kill its whole process group (kernel too)."""
+    """Run ``nbgrader ARGS`` in ``cwd`` (``env``: extra variables); on timeout kill its whole
+    process group (kernel too)."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
     proc = subprocess.Popen(
         cmd,
         cwd=cwd,
-        env=nbgrader_env(),
+        env=nbgrader_env() | (env or {}),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

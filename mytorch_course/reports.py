@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 
+from .integrity import read_verdicts
 from .notebook import nbgrader_meta
 
 
@@ -19,6 +20,7 @@ class PartResult:
     score: float
     max_score: float
     reason: str = ""
+    notebook: str = ""
 
 
 @dataclass
@@ -39,51 +41,57 @@ class SubmissionResult:
         return sum(p.max_score for p in self.parts)
 
 
-def _reasons(work: Path, student: str, aid: str) -> dict[str, str]:
-    """Per graded cell, the reason from the autograded notebook (VerifyProbes' message)."""
-    reasons: dict[str, str] = {}
-    for path in sorted((work / "autograded" / student / aid).glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        for cell in nb.cells:
-            gid = nbgrader_meta(cell).get("grade_id")
-            if not gid or not nbgrader_meta(cell).get("grade"):
-                continue
-            verdict = cell.metadata.get("mytorch")
-            if verdict:
-                reasons[gid] = "" if verdict["score"] >= 1 else verdict["message"]
-            else:
-                errs = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-                if errs:
-                    reasons[gid] = f"{errs[0].get('ename')}: {errs[0].get('evalue')}"[:300]
-    return reasons
+def graded_cells(work: Path, aid: str) -> list[tuple[str, str, float]]:
+    """(notebook, grade_id, points) of every graded cell of the release, in order."""
+    cells = []
+    for path in sorted((work / "assignments" / aid).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = nbgrader_meta(cell)
+            if meta.get("grade") and "grade_id" in meta:
+                cells.append((path.stem, str(meta["grade_id"]), float(meta.get("points", 0))))
+    return cells
 
 
-def fill_scores(work: Path, results: list[SubmissionResult]) -> None:
-    """Read per-part scores from the gradebook (serially: SQLite)."""
+def fill_scores(
+    work: Path,
+    results: list[SubmissionResult],
+    verdicts: Path | None = None,
+    grading_digest: str = "",
+) -> None:
+    """Per-part scores from the grading process's verdict records (``verdicts``, see
+    integrity.py) and the points of the release; never from the gradebook. Without a record
+    made with the original grading files (``grading_digest``), a part scores 0."""
+    for res in results:
+        for notebook, grade_id, points in graded_cells(work, res.assignment):
+            record = verdicts and read_verdicts(verdicts, res.student, res.assignment, notebook)
+            parts = record.get("parts") if record else None
+            verdict = parts.get(grade_id) if isinstance(parts, dict) else None
+            score, reason = 0.0, "; ".join(res.notes) or "not graded"
+            if record and record.get("grading_digest") != grading_digest:
+                reason = "not graded: the grading files had changed when it was graded"
+            elif isinstance(verdict, dict):
+                fraction = verdict.get("score")
+                if isinstance(fraction, int | float) and 0.0 <= fraction <= 1.0:  # not NaN
+                    score = round(fraction * points, 6)
+                reason = "" if score >= points else str(verdict.get("message", ""))
+            res.parts.append(PartResult(grade_id, score, points, reason, notebook))
+
+
+def sync_gradebook(work: Path, results: list[SubmissionResult]) -> None:
+    """Overwrite the gradebook's scores with ``results`` (nbgrader's feedback reads them): a
+    score or manual grade a kernel wrote there changes nothing."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    db_url = "sqlite:///" + str(work / "gradebook.db")
-    with Gradebook(db_url) as gb:
+    with Gradebook("sqlite:///" + str(work / "gradebook.db")) as gb:
         for res in results:
-            reasons = _reasons(work, res.student, res.assignment)
-            try:
-                sub = gb.find_submission(res.assignment, res.student)
-            except MissingEntry:
-                sub = None
-            assignment = gb.find_assignment(res.assignment)
-            for nb in assignment.notebooks:
-                for cell in nb.grade_cells:
-                    score = 0.0
-                    if sub is not None:
-                        try:
-                            grade = gb.find_grade(cell.name, nb.name, res.assignment, res.student)
-                            score = float(grade.score or 0.0)
-                        except MissingEntry:
-                            pass
-                    reason = reasons.get(cell.name, "")
-                    if not reason and score < cell.max_score:
-                        reason = "; ".join(res.notes) or "not graded"
-                    res.parts.append(PartResult(cell.name, score, float(cell.max_score), reason))
+            for part in res.parts:
+                try:
+                    grade = gb.find_grade(part.part, part.notebook, res.assignment, res.student)
+                except MissingEntry:
+                    continue
+                grade.auto_score, grade.manual_score, grade.extra_credit = part.score, None, None
+                grade.cell.max_score = part.max_score
+        gb.db.commit()
 
 
 def write_reports(work: Path, results: list[SubmissionResult], out: Path) -> None:

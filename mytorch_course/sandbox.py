@@ -62,6 +62,8 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, Unicode, default
 
+from .integrity import GRADING_ENV_KEYS
+
 TOOLS = ("bwrap", "prlimit", "setpriv", "useradd")
 INSTALL_HINT = "on Debian/Ubuntu: apt-get install bubblewrap (util-linux and passwd are standard)"
 LIB_DIR = "/sandbox/lib"  # the student edition's mytorch is bound at LIB_DIR/mytorch
@@ -519,6 +521,9 @@ class SandboxKernelManager(AsyncKernelManager):
                 raise SandboxUnavailable("refusing to grade: require_sandbox set, use_sandbox off")
             return await super()._async_pre_start_kernel(**kw)
         if not check_sandbox(self.require_sandbox, self.log):
+            # Best effort: at least do not hand the kernel where the verdicts go.
+            env = kw.get("env", os.environ)
+            kw["env"] = {k: v for k, v in env.items() if k not in GRADING_ENV_KEYS}
             return await super()._async_pre_start_kernel(**kw)
         notebook_dir = Path(kw["cwd"]) if kw.get("cwd") else None
         box = Sandbox(

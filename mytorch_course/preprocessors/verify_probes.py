@@ -11,10 +11,16 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
-from ..assignments import load_parts
+from ..assignments import load_parts, loaded_digest
+from ..integrity import record_verdicts
 from ..notebook import error_output, is_graded_code, nbgrader_meta
 from ..runner import Part, Verdict, grade
 from .inject_probes import MARKER, RESOURCE_KEY
+
+NO_PART = (
+    "not graded: the graded cell {!r} has no Part in the assignment's grading/.../parts.py, "
+    "so the grader cannot check it (instructor: declare one)"
+)
 
 
 def parse_probe_output(cell: NotebookNode, nonce: str, n_probes: int) -> tuple[list | None, str]:
@@ -61,18 +67,21 @@ class VerifyProbes(NbGraderPreprocessor):
     def preprocess(
         self, nb: NotebookNode, resources: dict[str, Any]
     ) -> tuple[NotebookNode, dict[str, Any]]:
-        state = resources.get(RESOURCE_KEY)
-        if not state:
-            return nb, resources
-        parts = load_parts(self.grading_dir, state["assignment"])
-        seen: set[str] = set()
+        state = resources.get(RESOURCE_KEY) or {"cells": {}, "nonce": "", "assignment": ""}
+        info = resources.get("nbgrader", {})
+        assignment = state["assignment"] or info.get("assignment", "")
+        parts = load_parts(self.grading_dir, assignment) if assignment else {}
+        verdicts: dict[str, dict[str, Any]] = {}
         for cell in nb.cells:
             if not is_graded_code(cell):
                 continue
             grade_id = nbgrader_meta(cell)["grade_id"]
-            if grade_id not in state["cells"] or grade_id in seen:
+            if grade_id in verdicts:
                 continue
-            seen.add(grade_id)
+            if grade_id not in state["cells"]:
+                # Its own test code ran in the kernel, where student code could defeat it.
+                verdicts[grade_id] = {"score": 0.0, "message": NO_PART.format(grade_id)}
+                continue
             part, probes = parts[grade_id], state["cells"][grade_id]["probes"]
             results, reason = parse_probe_output(cell, state["nonce"], len(probes))
             if results is None:
@@ -88,7 +97,16 @@ class VerifyProbes(NbGraderPreprocessor):
                     )
             self._rewrite(cell, grade_id, part, verdict)
             cell.source = state["cells"][grade_id]["source"]
+            verdicts[grade_id] = {"score": verdict.score, "message": verdict.message}
             self.log.info("part %s: score %.3g: %s", grade_id, verdict.score, verdict.message)
+        # The run's scores come from this record, not from the gradebook (see integrity.py).
+        record_verdicts(
+            str(info.get("student", "")),
+            assignment,
+            str(info.get("notebook", "")),
+            loaded_digest(self.grading_dir),
+            verdicts,
+        )
         return nb, resources
 
     @staticmethod
