@@ -92,7 +92,7 @@ class Part:
     second_order: Callable[[Probe], dict[str, Any]] | None = None
     forbidden: tuple[str, ...] = ()
     title: str = ""
-    seed: int = 0
+    seed: int = 0  # the draw without a submission (tests, demos); grading draws per submission
     partial: bool = False
     solution_cell: str | None = None  # default: the nearest solution cell before the test
     time_budget: float = 10.0  # seconds for all probes in the kernel
