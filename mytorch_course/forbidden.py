@@ -41,7 +41,10 @@ def python_source(source: str) -> str:
     """The cell as Python: IPython's own rewriting of ``%magic`` and ``!shell`` lines."""
     from IPython.core.inputtransformer2 import TransformerManager
 
-    return TransformerManager().transform_cell(source)
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001 - IPython cannot read it either: parse it as it is
+        return source
 
 
 def _bound_names(tree: ast.AST) -> set[str]:

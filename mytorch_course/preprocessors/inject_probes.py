@@ -158,7 +158,11 @@ class InjectProbes(NbGraderPreprocessor):
         nonce = secrets.token_hex(16)  # per submission: a printed line cannot be prepared
         state: dict[str, Any] = {"nonce": nonce, "cells": {}, "assignment": assignment_id}
         resources[RESOURCE_KEY] = state
-        sources = {nbgrader_meta(c).get("grade_id"): c.source for c in nb.cells}
+        sources = {
+            nbgrader_meta(c)["grade_id"]: c.source
+            for c in nb.cells
+            if nbgrader_meta(c).get("grade_id")
+        }
         for cell in nb.cells:
             if not is_graded_code(cell):
                 continue
