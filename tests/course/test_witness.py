@@ -180,7 +180,10 @@ def test_inject_probes_draws_per_submission_and_keeps_the_resources_contract() -
     alice = _inject("alice", course_secret="s3cret")
     assert alice["assignment"] == "00-toy" and alice["cells"]
     for cell in alice["cells"].values():
-        assert set(cell) >= {"source", "probes", "solution_source"}
+        assert set(cell) >= {"source", "probes", "seed"}
+    solutions = {k: v["solution_source"] for k, v in alice["cells"].items()}
+    assert solutions["square-grad"].startswith("def square_grad(")
+    assert solutions["sum-rows-grad"].startswith("def sum_rows_grad(")
     assert _probes(alice) == _probes(_inject("alice", course_secret="s3cret"))
     bob = _inject("bob", course_secret="s3cret")
     assert all(_probes(alice)[k] != _probes(bob)[k] for k in _probes(alice))
