@@ -13,13 +13,16 @@ import nbformat
 import numpy as np
 import pytest
 
+import mytorch
+from mytorch_course.assignments import apply_patch, driver_source, load_parts, load_variants
 from mytorch_course.forbidden import forbidden_uses
+from mytorch_course.notebook import strip_solution_markers
 from mytorch_course.preprocessors.inject_probes import (
     RESOURCE_KEY,
     InjectProbes,
     submission_seed,
 )
-from mytorch_course.runner import Part, grade
+from mytorch_course.runner import Part, check_one, grade
 
 TOY = Path(__file__).resolve().parent / "fixtures" / "toy"
 
@@ -230,3 +233,82 @@ def test_probes_of_any_seed_are_plain_json() -> None:
             expected=lambda p: 0,
         ).draw(seed)
         assert isinstance(probes[0]["x"], float) and np.isfinite(probes[0]["x"])
+
+
+# --- the second-order driver of assignment 2 needs no engine ---------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+OP_PARTS = ("multiply_divide_ops", "maximum_op", "sigmoid_op")
+
+
+def _no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an assignment's student edition may lack: every library op's gradient, the
+    recording of operations and the reverse walk."""
+    import mytorch
+    from mytorch import autograd, recording
+
+    def missing(*args: object, **kwargs: object) -> None:
+        raise NotImplementedError("not in this edition")
+
+    for name in dir(mytorch.ops):
+        cls = getattr(mytorch.ops, name)
+        if isinstance(cls, type) and issubclass(cls, mytorch.ops.Op):
+            monkeypatch.setattr(cls, "gradient", missing)
+    monkeypatch.setattr(autograd, "reverse_walk", missing)
+    monkeypatch.setattr(recording.tape, "add_operation", missing)
+
+
+def _op_namespace(patches: dict[str, dict[str, str]]) -> dict:
+    """The notebook's set-up cell and op solution cells (``patches``: part -> variant)."""
+    nb = nbformat.read(ROOT / "solutions" / "02-backprop" / "02-backprop.ipynb", as_version=4)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
+    namespace: dict = {"__name__": "__main__"}
+    exec(cells["setup"], namespace)
+    for part_id in OP_PARTS:
+        source = strip_solution_markers(cells[f"{part_id}-solution"])
+        exec(apply_patch(source, patches.get(part_id, {})), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize(
+    ("part_id", "variant"),
+    [(None, None)]
+    + [
+        (p, v)
+        for p in OP_PARTS
+        for v in ("complex_step", "numpy_then_wrapped", "unit_step_differences")
+        if v
+        in __import__("mytorch_course.assignments").assignments.load_variants(
+            ROOT / "grading", "02-backprop"
+        )[p]
+    ],
+)
+def test_the_gradients_own_derivative_needs_no_engine(
+    monkeypatch: pytest.MonkeyPatch, part_id: str | None, variant: str | None
+) -> None:
+    parts = load_parts(ROOT / "grading", "02-backprop")
+    variants = load_variants(ROOT / "grading", "02-backprop")
+    namespace = _op_namespace({part_id: variants[part_id][variant]} if part_id else {})
+    drivers: dict = {"__name__": "grader_drivers"}
+    exec(driver_source(parts["sigmoid_op"]), drivers)
+    _no_engine(monkeypatch)
+    x = mytorch.Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(NotImplementedError):
+        mytorch.ops.Mul()(x, x)  # recording is gone, and with it every backward()
+    for other in OP_PARTS:
+        part, flagged = parts[other], 0
+        probes = part.draw(7)
+        for probe in probes:
+            got = drivers["gradient_derivative"](
+                namespace[probe["cls"]], probe["inputs"], probe["g"], probe["direction"]
+            )
+            got = {k: np.asarray(v) for k, v in got.items()} | {
+                k: np.asarray(v) for k, v in part.expected(probe).items()
+            }
+            message = check_one(part, probe, got)
+            flagged += message is not None
+            assert message is None or "not built from Tensor operations" in message
+        if other == part_id:
+            assert flagged >= len(probes) // 3, (variant, flagged)  # unit steps: Multiply only
+        else:
+            assert flagged == 0, (other, flagged)
