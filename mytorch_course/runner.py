@@ -6,8 +6,8 @@ where ``student`` is the notebook's namespace, and only *computes*), the referen
 the expected result, an optional float64 finite-difference witness, named known-wrong
 candidates with the hint each deserves, and invariants. A part where students write an op's
 ``gradient()`` also declares a ``second_order`` witness: float64 finite differences of the
-reference gradient's own derivative, which the driver's derivative of the student's gradient
-(taken by the engine, ``create_graph=True``) must match, so a gradient computed with finite or
+reference gradient's own derivative, which the driver's derivative of the student's gradient,
+taken through Tensor operations only, must match, so a gradient computed with finite or
 complex-step differences, or in numpy and wrapped, fails although its values are right. A
 part done by hand declares ``forbidden`` names (see :mod:`.forbidden`). :func:`grade` runs in
 the grading process, where student code cannot reach, and owns what is the same for every
@@ -72,12 +72,14 @@ class Verdict:
 class Part:
     """One graded part (see the module docstring). Results may be a value or a dict of fields;
     ``expected``, ``witness`` and every ``mistakes`` entry return the same structure (a
-    mistake may give only some fields). ``tolerance`` is (rtol, atol), per probe if callable,
-    per field if it returns a dict. ``check`` replaces ``expected`` for results that are
-    judged by rules rather than compared (it returns a message or None). ``second_order``
-    gives, per probe, fields the driver also returns: the derivative of the student's
-    gradient as the engine takes it, checked once the result is right. ``forbidden``: names
-    the solution cell must not use (a part done by hand)."""
+    mistake may give only some fields; its hint is a string, or a function of the probe when
+    the words depend on it). ``context`` adds a line under a failure (e.g. the worst entry).
+    ``tolerance`` is (rtol, atol), per probe if callable, per field if it returns a dict.
+    ``check`` replaces ``expected`` for results that are judged by rules rather than compared
+    (it returns a message or None). ``second_order`` gives, per probe, fields the driver also
+    returns (the derivative of the student's gradient through Tensor operations), checked
+    once the result is right. ``forbidden``: names the solution cell must not use (a part
+    done by hand)."""
 
     points: float
     probes: Callable[[np.random.Generator], list[Probe]]
@@ -87,7 +89,10 @@ class Part:
     check: Callable[[Probe, Any], str | None] | None = None
     tolerance: Tolerance | Callable[[Probe], Tolerance | dict[str, Tolerance]] = (1e-9, 1e-12)
     witness: Callable[[Probe], Any] | None = None
-    mistakes: Mapping[str, Callable[[Probe], Any]] = field(default_factory=dict)
+    mistakes: Mapping[str | Callable[[Probe], str], Callable[[Probe], Any]] = field(
+        default_factory=dict
+    )
+    context: Callable[[Probe], str] | None = None
     invariants: tuple[Callable[[Probe, Any], str | None], ...] = ()
     second_order: Callable[[Probe], dict[str, Any]] | None = None
     forbidden: tuple[str, ...] = ()
@@ -154,7 +159,7 @@ def check_one(part: Part, probe: Probe, got: Any) -> str | None:
             hint=lambda r=rtol, a=atol: _mistake(part, probe, got, expected, r, a),
         )
         if msg:
-            return msg + _witness(part, probe, key)
+            return msg + _witness(part, probe, key) + _context(part, probe)
     for invariant in part.invariants:
         if msg := invariant(probe, got):
             return f"{label}: {msg}"
@@ -190,8 +195,12 @@ def _mistake(part: Part, probe: Probe, got: Any, expected: Any, rtol: float, ato
         tol = max(rtol, 1e-9)
         differs = any(not close(v, right.get(k), tol, atol) for k, v in wrong.items())
         if differs and all(k in mine and close(mine[k], v, tol, atol) for k, v in wrong.items()):
-            return hint
+            return hint(probe) if callable(hint) else hint
     return ""
+
+
+def _context(part: Part, probe: Probe) -> str:
+    return "" if part.context is None else f"\n    {part.context(probe)}"
 
 
 def _witness(part: Part, probe: Probe, key: str | None) -> str:

@@ -83,6 +83,8 @@ def difference_part(kind: str, points: float, seed: int) -> Part:
     mistakes["you returned the exact derivative; the part asks for the approximation with h"] = (
         lambda p: DERIVATIVES[p["f"]](_x(p))
     )
+    ones = f"your function returns 1 everywhere; it should return the {kind}-difference quotient"
+    mistakes[ones] = lambda p: np.ones_like(_x(p))
     return Part(
         points,
         probes,
@@ -151,6 +153,18 @@ def _grad_check_err(p: dict, kind: str = "max") -> float:
         return float(np.max(np.abs(analytic - numerical)))
     rel = relative_errors(analytic, numerical, signed=kind == "signed")
     return float(np.mean(rel) if kind == "mean" else np.max(rel))
+
+
+def _worst_entry(p: dict) -> str:
+    """Where the analytic and numerical gradients of a grad_check probe disagree most."""
+    analytic = array_gradient(p, np.asarray(p["x"], dtype=np.float64))
+    numerical = central_gradient(p, p["h"])
+    rel = relative_errors(analytic, numerical)
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(rel)), rel.shape))
+    return (
+        f"worst element: index {worst}, analytic {analytic[worst]:.6g} "
+        f"vs numerical {numerical[worst]:.6g}"
+    )
 
 
 def _gradcheck_probes(rng: np.random.Generator) -> list[dict]:
@@ -235,7 +249,9 @@ PARTS: dict[str, Part] = {
         expected=lambda p: {"grad": central_gradient(p, p["h"])},
         tolerance=lambda p: (1e-8, _rounding(p)),
         mistakes={"these are forward differences; use central ones (f(x+h) - f(x-h)) / (2h)":
-                  lambda p: {"grad": central_gradient(p, p["h"], forward=True)}},
+                  lambda p: {"grad": central_gradient(p, p["h"], forward=True)},
+                  "your function returns 1 everywhere; it should return one central difference "
+                  "per entry of x": lambda p: {"grad": np.ones_like(_x(p))}},
         invariants=(_unchanged("x", "x"), _calls)),
     "analytic_derivatives": Part(
         15, _analytic_probes, drivers.derivatives, seed=104, title="d_cube / d_wiggle",
@@ -252,6 +268,8 @@ PARTS: dict[str, Part] = {
                 lambda p: {"d_wiggle": _wiggle(p, first=False)},
             "you computed 2x cos(x^2) (differentiated sin(x^2) only)":
                 lambda p: {"d_wiggle": 2 * _x(p) * np.cos(_x(p) ** 2)},
+            "your function returns 1 everywhere; it should return the derivative at each x":
+                lambda p: {"d_cube": np.ones_like(_x(p)), "d_wiggle": np.ones_like(_x(p))},
         }),
     "grad_check": Part(
         15, _gradcheck_probes, drivers.grad_check, seed=105, title="grad_check",
@@ -261,7 +279,7 @@ PARTS: dict[str, Part] = {
         expected=lambda p: {"err": _grad_check_err(p)}, tolerance=(1e-4, 1e-7),
         mistakes={f"your value matches {text}": lambda p, k=kind: {"err": _grad_check_err(p, k)}
                   for kind, text in GRAD_CHECK_MISTAKES.items()},
-        invariants=(_unchanged("x", "x"),)),
+        invariants=(_unchanged("x", "x"),), context=_worst_entry),
     "gradient_descent": Part(
         15, _gd_probes, drivers.gradient_descent, seed=106, title="gradient_descent",
         forbidden=WITHOUT_MYTORCH,
@@ -269,7 +287,7 @@ PARTS: dict[str, Part] = {
                         f"n_steps={p['n']}) on f(x) = x.Ax/2 - b.x",
         expected=lambda p: {"path": descent(p)}, tolerance=(1e-9, 1e-10),
         mistakes={
-            "return n_steps + 1 rows: x0 first, then one row per step":
+            lambda p: f"return n_steps + 1 = {p['n'] + 1} rows: x0 first, then one row per step":
                 lambda p: {"path": descent(p)[1:]},
             "every row is the same point: you appended the same array object and then changed "
             "it in place (x -= ...). Append a copy, or use x = x - ...":

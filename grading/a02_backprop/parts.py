@@ -7,6 +7,7 @@ gradient part has a float64 central-difference witness and random upstream gradi
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -363,6 +364,18 @@ def ref_backward(
     return {f"dL/d{name}": adjoint[name] for name in reversed(p["order"])}  # output first
 
 
+def shared_input_hint(p: dict) -> str:
+    """The accumulation hint, naming the node of ``p`` that feeds the most gate inputs."""
+    uses = Counter(q for name in p["order"] for q in p["graph"][name][1])
+    node, count = max(uses.items(), key=lambda item: item[1], default=("", 0))
+    if count < 2:
+        return "a node used by several gates gets the SUM of their contributions (+=, not =)"
+    return (
+        f"{node!r} feeds {count} gate inputs; its adjoint is the SUM of the contributions "
+        "from all of them (+=, not =)"
+    )
+
+
 def graph_probes(n: int, with_values: bool) -> Callable[[np.random.Generator], list[dict]]:
     def probes(rng: np.random.Generator) -> list[dict]:
         out: list[dict] = []
@@ -468,8 +481,7 @@ PARTS: dict[str, Part] = {
                 lambda p: dict.fromkeys(ref_backward(p), 1.0),
             "start the backward pass from the given seed, not from 1":
                 lambda p: ref_backward(p, seed=1.0),
-            "a node used by several gates gets the SUM of the contributions of all of them "
-            "(+=, not =)": lambda p: ref_backward(p, accumulate=False),
+            shared_input_hint: lambda p: ref_backward(p, accumulate=False),
             "walk the nodes in reverse topological order (the output first)":
                 lambda p: ref_backward(p, walk=1),
         }),

@@ -216,6 +216,26 @@ def test_variant_loses_exactly_its_part(aid: str, part_id: str, variant: str) ->
         assert reason in verdict.message, (seed, verdict.message)
 
 
+# What the student must read for some variants: the hint names the case, not just the rule.
+SPECIFIC_MESSAGES = {
+    ("01-derivatives", "forward_difference", "returns_ones"): "forward-difference quotient",
+    ("01-derivatives", "numerical_gradient", "returns_ones"): "one central difference per entry",
+    ("01-derivatives", "analytic_derivatives", "returns_ones"): "derivative at each x",
+    ("01-derivatives", "grad_check", "off_by_1pct"): "worst element: index (",
+    ("01-derivatives", "gradient_descent", "missing_x0"): "n_steps + 1 = ",
+    ("02-backprop", "backward_pass", "assign_instead_of_accumulate"): "' feeds 2 gate inputs",
+}
+
+
+@pytest.mark.parametrize(("aid", "part_id", "variant"), sorted(SPECIFIC_MESSAGES))
+def test_variant_message_is_specific(aid: str, part_id: str, variant: str) -> None:
+    code = variant_code(aid, part_id, variant)
+    verdict = verdicts(aid, run_notebook(aid, {f"{part_id}-solution": code}, graded=False))
+    assert SPECIFIC_MESSAGES[aid, part_id, variant] in verdict[part_id].message, verdict[
+        part_id
+    ].message
+
+
 @pytest.mark.parametrize("aid", AIDS)
 def test_every_part_has_enough_variants(aid: str) -> None:
     variants = load_variants(GRADING, aid)
