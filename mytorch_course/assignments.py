@@ -4,7 +4,8 @@ Each assignment has a folder ``grading/a<id>/`` (``01-derivatives`` -> ``a01_der
 an importable name) with ``parts.py`` (``PARTS: dict[str, Part]``, keyed by the grade_id of
 each graded test cell), ``drivers.py`` (the functions that run in the student's kernel,
 shipped there as source) and ``variants.py`` (``VARIANTS: dict[part, dict[name, Patch]]``,
-known-wrong variants as small patches against the part's solution cell).
+known-wrong variants as small patches against the part's solution cell, and optionally
+``REASONS: dict[name, str]``, what the verdict on a variant of that name must say).
 """
 
 from __future__ import annotations
@@ -117,6 +118,12 @@ def load_variants(
     """``VARIANTS`` of an assignment ({} when there are none)."""
     module = _module(grading_dir, assignment_id, "variants")
     return dict(module.VARIANTS) if module else {}
+
+
+def variant_reasons(grading_dir: str | os.PathLike[str], assignment_id: str) -> dict[str, str]:
+    """``REASONS`` of an assignment: variant name -> what its verdict must say ({} if none)."""
+    module = _module(grading_dir, assignment_id, "variants")
+    return dict(getattr(module, "REASONS", {})) if module else {}
 
 
 def driver_source(part: Part) -> str:

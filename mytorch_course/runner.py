@@ -4,11 +4,17 @@ A part declares its probes (drawn from a seed), a driver (a real function of the
 assignment's ``drivers.py``; it runs in the student's kernel as ``driver(probe, student)``,
 where ``student`` is the notebook's namespace, and only *computes*), the reference that gives
 the expected result, an optional float64 finite-difference witness, named known-wrong
-candidates with the hint each deserves, and invariants. :func:`grade` runs in the grading
-process, where student code cannot reach, and owns what is the same for every part: the
-length check, "your code raised ...", missing fields and shapes, NaN/inf (always a failure),
-hints, the first matching known-wrong candidate, all-or-nothing or partial scoring, and the
-"k of n test cases failed; first failure: ..." message.
+candidates with the hint each deserves, and invariants. A part where students write an op's
+``gradient()`` also declares a ``second_order`` witness: float64 finite differences of the
+reference gradient's own derivative, which the driver's derivative of the student's gradient,
+taken through Tensor operations only, must match, so a gradient computed with finite or
+complex-step differences, or in numpy and wrapped, fails although its values are right. A
+part done by hand declares ``forbidden`` names (see :mod:`.forbidden`). :func:`grade` runs in
+the grading process, where student code cannot reach, and owns what is the same for every
+part: forbidden names, the length check, "your code raised ...", missing fields and shapes,
+NaN/inf (always a failure), hints, the first matching known-wrong candidate, the second-order
+check, all-or-nothing or partial scoring, and the "k of n test cases failed; first failure:
+..." message.
 """
 
 from __future__ import annotations
@@ -22,9 +28,20 @@ from typing import Any
 import numpy as np
 
 from .checks import close, compare, describe, is_error
+from .forbidden import forbidden_uses
 
 Probe = dict[str, Any]
 Tolerance = tuple[float, Any]  # (rtol, atol); atol may be an array (per element)
+# Finite differences of a gradient are good to ~1e-8; a gradient the engine cannot
+# differentiate is off by the whole second derivative.
+SECOND_ORDER_RTOL = 1e-5
+NOT_BUILT = (
+    "your gradient is not built from Tensor operations: its own derivative {key} is {got}, "
+    "but float64 finite differences of the gradient give {expected}.\n    Write gradient() "
+    "with Tensor operations on out_grad and node (out_grad * b, ...), so that the engine can "
+    "differentiate it again; finite or complex-step differences, or numbers computed in numpy "
+    "and wrapped in a Tensor, give the right values but not a gradient."
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +76,10 @@ class Part:
     the words depend on it). ``context`` adds a line under a failure (e.g. the worst entry).
     ``tolerance`` is (rtol, atol), per probe if callable, per field if it returns a dict.
     ``check`` replaces ``expected`` for results that are judged by rules rather than compared
-    (it returns a message or None)."""
+    (it returns a message or None). ``second_order`` gives, per probe, fields the driver also
+    returns (the derivative of the student's gradient through Tensor operations), checked
+    once the result is right. ``forbidden``: names the solution cell must not use (a part
+    done by hand)."""
 
     points: float
     probes: Callable[[np.random.Generator], list[Probe]]
@@ -74,8 +94,10 @@ class Part:
     )
     context: Callable[[Probe], str] | None = None
     invariants: tuple[Callable[[Probe, Any], str | None], ...] = ()
+    second_order: Callable[[Probe], dict[str, Any]] | None = None
+    forbidden: tuple[str, ...] = ()
     title: str = ""
-    seed: int = 0
+    seed: int = 0  # the draw without a submission (tests, demos); grading draws per submission
     partial: bool = False
     solution_cell: str | None = None  # default: the nearest solution cell before the test
     time_budget: float = 10.0  # seconds for all probes in the kernel
@@ -92,8 +114,14 @@ class Part:
         return json.loads(json.dumps(self.probes(rng), allow_nan=False))
 
 
-def grade(part: Part, probes: list[Probe], results: Any) -> Verdict:
-    """The verdict on a student's ``results`` (one per probe, in order)."""
+def grade(part: Part, probes: list[Probe], results: Any, source: str = "") -> Verdict:
+    """The verdict on a student's ``results`` (one per probe, in order); ``source``: the
+    submitted solution cell, read for the part's forbidden names."""
+    if part.forbidden and (uses := forbidden_uses(source, part.forbidden)):
+        return Verdict.fail(
+            f"{part.title}: this part is done by hand, without {', '.join(part.forbidden)}; "
+            f"your solution cell uses {', '.join(uses)}."
+        )
     if not isinstance(results, list) or len(results) != len(probes):
         return Verdict.fail(f"expected {len(probes)} results, got {describe(results)}")
     failures = [m for p, r in zip(probes, results, strict=True) if (m := check_one(part, p, r))]
@@ -135,6 +163,18 @@ def check_one(part: Part, probe: Probe, got: Any) -> str | None:
     for invariant in part.invariants:
         if msg := invariant(probe, got):
             return f"{label}: {msg}"
+    return _second_order(part, probe, got) if part.second_order else None
+
+
+def _second_order(part: Part, probe: Probe, got: dict) -> str | None:
+    witness = part.second_order(probe)
+    scale = max(float(np.max(np.abs(v), initial=0.0)) for v in witness.values())
+    for key, expected in witness.items():
+        if key not in got:
+            return f"{part.label(probe)}: no value for {key!r} was returned"
+        if not close(got[key], expected, SECOND_ORDER_RTOL, SECOND_ORDER_RTOL * scale):
+            detail = NOT_BUILT.format(key=key, got=describe(got[key]), expected=describe(expected))
+            return f"{part.label(probe)}: {detail}"
     return None
 
 

@@ -11,6 +11,12 @@ FD_CUBE = "h = {h}\n    return ((x + h) ** 3 - (x - h) ** 3) / (2 * h)"
 FD_WIGGLE = "h = {h}\n    return ((x + h) * np.sin((x + h) ** 2) - (x - h) * np.sin((x - h) ** 2)) / (2 * h)"
 FORWARD_LOOP = {"x[idx] = original - h\n": "x[idx] = original\n", "/ (2 * h)": "/ h"}
 
+# The reason a variant's verdict must give (default: "k of n test cases failed").
+REASONS = {
+    "library_gradient": "this part is done by hand",
+    "engine_derivatives": "this part is done by hand",
+}
+
 VARIANTS = {
     "forward_difference": {
         "returns_ones": {FWD: ONES},
@@ -31,6 +37,7 @@ VARIANTS = {
         "no_restore": {"        x[idx] = original\n        grad": "        grad"},
         "first_axis_only": {"np.ndindex(x.shape)": "range(len(x))"},
         "off_by_1pct": {"grad[idx] = (": "grad[idx] = 1.01 * ("},
+        "library_gradient": {"    grad = np.zeros(x.shape, dtype=np.float64)\n": "    return mytorch.numerical_gradient(f, x, h)\n"},
         "wasteful_evaluations": {"original = x[idx]\n": "original = x[idx]\n        f(x)\n        f(x)\n"},
     },
     "analytic_derivatives": {
@@ -40,6 +47,7 @@ VARIANTS = {
             CUBE: FD_CUBE.format(h="1e-5 * np.maximum(1.0, np.abs(x))"),
             WIGGLE: FD_WIGGLE.format(h="1e-6 / np.maximum(1.0, np.abs(x))"),
         },
+        "engine_derivatives": {CUBE: "t = mytorch.Tensor(x, requires_grad=True)\n    (t**3).sum().backward()\n    return t.grad.data"},
         "forgets_chain_rule": {"+ 2.0 * x**2 * np.cos": "+ x * np.cos"},
         "forgets_product_rule": {"np.sin(x**2) + 2.0": "2.0"},
         "off_by_1pct": {"3.0 * x**2": "3.03 * x**2"},

@@ -15,12 +15,14 @@ import numpy as np
 
 from mytorch_course.catalogue import RULES, Mistake, nonzero
 from mytorch_course.checks import describe
-from mytorch_course.numeric import central_difference
+from mytorch_course.numeric import central_difference, directional_difference
 from mytorch_course.runner import Part
 
 from . import drivers
 
 E, LOG = math.exp, "log_example_backward"
+# The reverse passes by hand: the engine would do them for the student.
+BY_HAND = ("mytorch", "Tensor", "backward", "grad", "gradcheck", "numerical_gradient")
 # fmt: off
 # name -> (arguments, forward, partials at dout = 1, sizes of the terms of each partial, label)
 EXAMPLES: dict[str, tuple] = {
@@ -132,7 +134,7 @@ def example_part(fns: list[str], points: float, seed: int, title: str) -> Part:
             mistakes[hint] = lambda p, fn=fn, d=partials: grads(p, d) if p["fn"] == fn else None
     return Part(
         points, probes, drivers.example, seed=seed, expected=expected, tolerance=tolerance,
-        witness=witness, mistakes=mistakes, title=title,
+        witness=witness, mistakes=mistakes, title=title, forbidden=BY_HAND,
         label=lambda p: f"{p['fn']}({', '.join(f'{n}={a:.6g}' for n, a in _named_args(p))}, "
                         f"dout={p['dout']:.4g})  [{EXAMPLES[p['fn']][4]}]",
     )  # fmt: skip
@@ -204,6 +206,8 @@ def op_part(ops: list[str], n: int, points: float, seed: int, title: str) -> Par
                     graph = "plain" if op == "maximum" or graph == "diamond" else graph
                 g = nonzero(rng, case.inputs[0].shape)  # a random upstream gradient, never all ones
                 inputs = [x.tolist() for x in case.inputs]
+                # the direction the gradient's own derivative is taken along: inputs, then g
+                direction = [rng.normal(size=np.shape(x)).tolist() for x in (*inputs, g)]
                 out.append(
                     {
                         "op": op,
@@ -211,6 +215,7 @@ def op_part(ops: list[str], n: int, points: float, seed: int, title: str) -> Par
                         "graph": graph,
                         "inputs": inputs,
                         "g": g.tolist(),
+                        "direction": direction,
                     }
                 )
         return out
@@ -229,6 +234,17 @@ def op_part(ops: list[str], n: int, points: float, seed: int, title: str) -> Par
         times = 2 if p["graph"] == "twice" else 1
         return dict(zip(GRADIENTS, (times * d for d in fd), strict=False))
 
+    def second_order(p: dict) -> dict:
+        """Finite differences of the reference gradient along the probe's direction."""
+        xs, vjp = [np.array(p["g"]), *_op_inputs(p)], RULES[p["op"]].vjp
+        direction = [np.array(d) for d in (p["direction"][-1], *p["direction"][:-1])]
+        return {
+            f"d(gradient of {name}) along a random direction": directional_difference(
+                lambda *args, i=i: vjp(*args)[i], xs, direction
+            )
+            for i, name in enumerate("ab"[: len(p["inputs"])])
+        }
+
     def label(p: dict) -> str:
         names = "a, b" if len(p["inputs"]) == 2 else "a"
         graph = GRAPHS[p["graph"]] if names == "a, b" or p["graph"] != "reuse" else UNARY_REUSE
@@ -239,7 +255,8 @@ def op_part(ops: list[str], n: int, points: float, seed: int, title: str) -> Par
     by_hint: dict[str, dict[str, Mistake]] = {}  # ops may share a mistake's hint
     for op in ops:
         for m in (*RULES[op].mistakes, *LOCAL_MISTAKES.get(op, ())):
-            by_hint.setdefault(m.hint, {})[op] = m
+            if m.name != "no_unbroadcast":  # the probes' inputs have one shape: cannot happen
+                by_hint.setdefault(m.hint, {})[op] = m
     mistakes: dict[str, Callable] = {
         hint: lambda p, t=table: _op_result(p, t[p["op"]].vjp) if p["op"] in t else None
         for hint, table in by_hint.items()
@@ -249,7 +266,7 @@ def op_part(ops: list[str], n: int, points: float, seed: int, title: str) -> Par
     )
     return Part(
         points, probes, drivers.op_graph, label, expected, seed=seed, witness=witness,
-        mistakes=mistakes, title=title,
+        mistakes=mistakes, title=title, second_order=second_order,
         tolerance=lambda p: {"forward value": (1e-12, 1e-14)} | dict.fromkeys(
             GRADIENTS, (1e-10, 1e-13 * (1 + np.max(np.abs(p["g"]))))),
     )  # fmt: skip
@@ -457,7 +474,7 @@ PARTS: dict[str, Part] = {
     "backward_pass": Part(
         20, graph_probes(24, True), drivers.backward_pass, expected=ref_backward, seed=207,
         label=lambda p: f"backward_pass on {shown(p)}, seed dL/d{p['output']} = {p['seed']:.3g}",
-        witness=backward_witness, title="backward_pass",
+        witness=backward_witness, title="backward_pass", forbidden=BY_HAND,
         tolerance=lambda p: (1e-9, 1e-12 * max(abs(v) for v in ref_backward(p).values())),
         mistakes={
             "every adjoint is 1: multiply by the local derivatives on the way back":

@@ -88,7 +88,8 @@ class VerifyProbes(NbGraderPreprocessor):
                 verdict = Verdict.fail(reason)
             else:
                 try:
-                    verdict = grade(part, probes, results)
+                    source = state["cells"][grade_id].get("solution_source", "")
+                    verdict = grade(part, probes, results, source)
                 except Exception:
                     # An instructor bug or an unexpected result shape: never a pass.
                     self.log.error("grading part %s raised:\n%s", grade_id, traceback.format_exc())

@@ -15,13 +15,20 @@ import functools
 import json
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pytest
 
-from mytorch_course.assignments import apply_patch, driver_source, load_parts, load_variants
+from mytorch_course.assignments import (
+    apply_patch,
+    driver_source,
+    load_parts,
+    load_variants,
+    variant_reasons,
+)
 from mytorch_course.checks import close
 from mytorch_course.course_dir import assignment_ids
 from mytorch_course.notebook import strip_solution_markers
@@ -35,6 +42,9 @@ ROOT = Path(__file__).resolve().parents[2]
 GRADING = ROOT / "grading"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 AIDS = [a for a in assignment_ids(ROOT) if load_parts(GRADING, a)]
+# Seeds besides each part's own: probes are drawn per submission, so every part must grade
+# right for any seed (its reference passes, every known-wrong variant and mistake fails).
+OTHER_SEEDS = (1, 2, 3, 2**40 + 7, 2**63 - 5)
 
 
 def _cells(aid: str) -> list[dict]:
@@ -92,11 +102,26 @@ def results_of(part: Part, probes: list, namespace: dict) -> list:
     return results
 
 
-def verdicts(aid: str, namespace: dict) -> dict[str, Verdict]:
-    out = {}
+def solution_sources(aid: str, replace: dict[str, str] | None = None) -> dict[str, str]:
+    """Each part's solution cell as submitted (``replace``: grade_id -> code)."""
+    return {
+        part_id: (replace or {}).get(f"{part_id}-solution")
+        or strip_solution_markers(
+            _source(
+                next(c for c in _cells(aid) if _meta(c).get("grade_id") == f"{part_id}-solution")
+            )
+        )
+        for part_id in load_parts(GRADING, aid)
+    }
+
+
+def verdicts(
+    aid: str, namespace: dict, replace: dict[str, str] | None = None, seed: int | None = None
+) -> dict[str, Verdict]:
+    out, sources = {}, solution_sources(aid, replace)
     for part_id, part in load_parts(GRADING, aid).items():
-        probes = part.draw()
-        out[part_id] = grade(part, probes, results_of(part, probes, namespace))
+        probes = part.draw(seed)
+        out[part_id] = grade(part, probes, results_of(part, probes, namespace), sources[part_id])
     return out
 
 
@@ -125,6 +150,41 @@ def test_reference_passes_every_part(aid: str) -> None:
 
 
 @pytest.mark.parametrize("aid", AIDS)
+@pytest.mark.parametrize("seed", OTHER_SEEDS)
+def test_reference_passes_every_part_for_any_seed(aid: str, seed: int) -> None:
+    for part_id, verdict in verdicts(aid, dict(solution_namespace(aid)), seed=seed).items():
+        assert verdict.score == 1.0, (part_id, seed, verdict.message)
+
+
+def _reference_with(part: Part, probe: dict, mistake: Callable) -> object:
+    """What a student who made ``mistake`` emits for ``probe`` (the reference elsewhere)."""
+    right = part.expected(probe)
+    if isinstance(right, dict) and part.second_order:
+        right = right | part.second_order(probe)
+    try:
+        wrong = mistake(probe)
+    except (ValueError, ZeroDivisionError):
+        wrong = None
+    if wrong is None:
+        return right
+    return right | wrong if isinstance(right, dict) else wrong
+
+
+@pytest.mark.parametrize("aid", AIDS)
+def test_every_declared_mistake_is_caught_for_any_seed(aid: str) -> None:
+    missed = []
+    for part_id, part in load_parts(GRADING, aid).items():
+        for seed in (part.seed, *OTHER_SEEDS):
+            probes = part.draw(seed)
+            for hint, mistake in part.mistakes.items():
+                results = [_reference_with(part, p, mistake) for p in probes]
+                results = json.loads(json.dumps(results, default=lambda a: np.asarray(a).tolist()))
+                if grade(part, probes, results).score != 0.0:
+                    missed.append((part_id, seed, hint))
+    assert not missed, missed
+
+
+@pytest.mark.parametrize("aid", AIDS)
 def test_reference_agrees_with_its_witness(aid: str) -> None:
     for part_id, part in load_parts(GRADING, aid).items():
         if part.witness is None:
@@ -139,13 +199,21 @@ def test_reference_agrees_with_its_witness(aid: str) -> None:
 @pytest.mark.parametrize(("aid", "part_id", "variant"), variant_cases())
 def test_variant_loses_exactly_its_part(aid: str, part_id: str, variant: str) -> None:
     code = variant_code(aid, part_id, variant)  # raises unless every patch applies exactly once
-    namespace = run_notebook(aid, {f"{part_id}-solution": code}, graded=False)
-    for other, verdict in verdicts(aid, namespace).items():
+    replace = {f"{part_id}-solution": code}
+    namespace = run_notebook(aid, replace, graded=False)
+    reason = variant_reasons(GRADING, aid).get(variant, "test cases failed")
+    for other, verdict in verdicts(aid, namespace, replace).items():
         if other == part_id:
             assert verdict.score == 0.0, f"{variant} was not caught:\n{verdict.message}"
-            assert "test cases failed" in verdict.message, verdict.message
+            assert reason in verdict.message, verdict.message
         else:
             assert verdict.score == 1.0, f"{part_id}/{variant} broke {other}: {verdict.message}"
+    part, source = load_parts(GRADING, aid)[part_id], solution_sources(aid, replace)[part_id]
+    for seed in OTHER_SEEDS:  # caught whatever the submission's probes
+        probes = part.draw(seed)
+        verdict = grade(part, probes, results_of(part, probes, namespace), source)
+        assert verdict.score == 0.0, f"{variant} was not caught for seed {seed}"
+        assert reason in verdict.message, (seed, verdict.message)
 
 
 # What the student must read for some variants: the hint names the case, not just the rule.
@@ -251,6 +319,8 @@ def test_probes_are_many_json_and_seeded(aid: str) -> None:
         probes = part.draw()
         assert len(probes) >= 20, part_id
         assert part.draw() == probes and part.draw(seed=part.seed + 1) != probes, part_id
+        for seed in OTHER_SEEDS:
+            assert part.draw(seed) == part.draw(seed) != probes, (part_id, seed)
 
 
 def test_backprop_worked_examples_reproduce_the_seeds() -> None:

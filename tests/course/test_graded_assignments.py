@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mytorch_course import samples
-from mytorch_course.assignments import load_parts
+from mytorch_course.assignments import load_parts, variant_reasons
 from mytorch_course.autograde import grade_notebooks
 from mytorch_course.course_dir import assignment_ids, copy_course
 from mytorch_course.release import release
@@ -80,9 +80,11 @@ def test_every_part_has_known_wrong_variants_that_lose_exactly_it(graded) -> Non
     for student, r in res.items():
         if not student.startswith("mutant--"):
             continue
-        part = student.split("--")[1]
+        _, part, variant = student.split("--")
         want = {p: (0.0 if p == part else m) for p, m in full(r).items()}
-        if scores(r) != want:
+        reason = variant_reasons(REPO / "grading", aid).get(variant, "")
+        said = " ".join(x.reason for x in r.parts if x.part == part)
+        if scores(r) != want or reason not in said:
             wrong.append((student, scores(r), [x.reason[:200] for x in r.parts if x.reason]))
     assert not wrong, wrong
 
