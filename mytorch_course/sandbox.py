@@ -514,13 +514,13 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
         self._close_sandbox()
+        notebook_dir = Path(kw["cwd"]) if kw.get("cwd") else None
         if not self.use_sandbox:
             if self.require_sandbox:
                 raise SandboxUnavailable("refusing to grade: require_sandbox set, use_sandbox off")
-            return await super()._async_pre_start_kernel(**kw)
+            return await self._start_with_edition(notebook_dir, **kw)
         if not check_sandbox(self.require_sandbox, self.log):
-            return await super()._async_pre_start_kernel(**kw)
-        notebook_dir = Path(kw["cwd"]) if kw.get("cwd") else None
+            return await self._start_with_edition(notebook_dir, **kw)
         box = Sandbox(
             notebook_dir=notebook_dir,
             package=self._package(notebook_dir),
@@ -546,6 +546,18 @@ class SandboxKernelManager(AsyncKernelManager):
         kw["cwd"] = str(box.base)
         self.log.info("sandbox: kernel runs as %s (%s)", box.user, box.base)
         return box.wrap(cmd), kw
+
+    async def _start_with_edition(
+        self, notebook_dir: Path | None, **kw: Any
+    ) -> tuple[list[str], dict[str, Any]]:
+        """No sandbox: the kernel still imports the student edition's mytorch, first on its path."""
+        edition = str(self._package(notebook_dir).parent)
+        cmd, kw = await super()._async_pre_start_kernel(**kw)
+        env = dict(kw.get("env") or os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([edition, *filter(None, [env.get("PYTHONPATH")])])
+        kw["env"] = env
+        self.log.info("no sandbox: the kernel imports mytorch from %s", edition)
+        return cmd, kw
 
     def _socket_paths(self) -> list[Path]:
         ports = [self.shell_port, self.iopub_port, self.stdin_port, self.control_port]
