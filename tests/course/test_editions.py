@@ -190,3 +190,197 @@ def test_released_notebook_runs_top_to_bottom_against_its_edition(aid, tmp_path)
                 if "image/svg+xml" in o.get("data", {})
             ]
             assert figures, "the engine's pre-rendered figures were not shown"
+
+
+# ------------------------------------------------------------------ delegating to the library
+
+# Solution cells that hand the work to a library name: with the full library each is a
+# working answer (checked below), so only the edition stands between them and the points.
+DELEGATING = {
+    "01-derivatives": {
+        "central_difference-solution": """
+def central_difference(f, x, h=1e-6):
+    return mytorch.numerical_gradient(lambda v: float(np.sum(f(v))), np.array(x, dtype=float), h)
+""",
+        "numerical_gradient-solution": """
+def numerical_gradient(f, x, h=1e-5):
+    return mytorch.numerical_gradient(f, x, h)
+""",
+        "analytic_derivatives-solution": """
+def d_cube(x):
+    t = mytorch.Tensor(np.array(x, dtype=float), requires_grad=True)
+    (t * t * t).sum().backward()
+    return t.grad.data
+
+
+def d_wiggle(x):
+    t = mytorch.Tensor(np.array(x, dtype=float), requires_grad=True)
+    (t * mytorch.sin(t * t)).sum().backward()
+    return t.grad.data
+""",
+        "grad_check-solution": """
+def grad_check(f, grad_f, x, h=1e-5):
+    numerical = mytorch.numerical_gradient(f, x, h)
+    analytic = np.asarray(grad_f(x), dtype=float)
+    scale = np.maximum(np.maximum(np.abs(analytic), np.abs(numerical)), 1e-12)
+    return float(np.max(np.abs(analytic - numerical) / scale))
+""",
+        "gradient_descent-solution": """
+def gradient_descent(grad_f, x0, lr, n_steps):
+    p = mytorch.Tensor(np.array(x0, dtype=float))
+    optimizer = mytorch.optim.SGD([p], lr=lr)
+    path = [p.data.copy()]
+    for _ in range(n_steps):
+        p.grad = mytorch.Tensor(np.asarray(grad_f(p.data.copy()), dtype=float))
+        optimizer.step()
+        path.append(p.data.copy())
+    return np.array(path)
+""",
+    },
+    "02-backprop": {
+        "gate_examples-solution": """
+def circuit_backward(x, y, z, w, dout=1.0):
+    t = [mytorch.Tensor(v, requires_grad=True) for v in (x, y, z, w)]
+    f = 3.0 * (t[0] * t[1] + mytorch.maximum(t[2], t[3]))
+    f.backward(np.array(dout))
+    return (f.item(), *[v.grad.item() for v in t])
+
+
+def exp_affine_backward(w, x, b, dout=1.0):
+    t = [mytorch.Tensor(v, requires_grad=True) for v in (w, x, b)]
+    y = mytorch.exp(t[0] * t[1] + t[2])
+    y.backward(np.array(dout))
+    return (y.item(), *[v.grad.item() for v in t])
+""",
+        "branching_examples-solution": """
+def ratio_backward(x, y, dout=1.0):
+    t = [mytorch.Tensor(v, requires_grad=True) for v in (x, y)]
+    f = t[0] / (t[0] + t[1])
+    f.backward(np.array(dout))
+    return (f.item(), *[v.grad.item() for v in t])
+
+
+def log_example_backward(x1, x2, dout=1.0):
+    t = [mytorch.Tensor(v, requires_grad=True) for v in (x1, x2)]
+    y = mytorch.log(t[0]) + t[0] * t[1] - mytorch.sin(t[1])
+    y.backward(np.array(dout))
+    return (y.item(), *[v.grad.item() for v in t])
+""",
+        "multiply_divide_ops-solution": """
+class Multiply(mytorch.ops.Mul):
+    pass
+
+
+class Divide(mytorch.ops.Div):
+    pass
+""",
+        "maximum_op-solution": """
+class Maximum(mytorch.ops.Maximum):
+    pass
+""",
+        "sigmoid_op-solution": """
+class Sigmoid(mytorch.ops.Sigmoid):
+    pass
+""",
+        "backward_pass-solution": """
+def backward_pass(graph, order, values, output, seed=1.0):
+    gates = {"add": mytorch.add, "sub": mytorch.sub, "mul": mytorch.mul, "neg": mytorch.neg,
+             "exp": mytorch.exp, "log": mytorch.log, "sin": mytorch.sin, "cos": mytorch.cos}
+    made = {}
+    for name in order:
+        op, parents = graph[name]
+        if op == "input":
+            made[name] = mytorch.Tensor(values[name], requires_grad=True)
+        else:
+            made[name] = gates[op](*[made[p] for p in parents])
+    made[output].backward(np.array(seed), retain_grad=True)
+    return {n: 0.0 if t.grad is None else t.grad.item() for n, t in made.items()}
+""",
+    },
+}
+
+
+def grade_cell_of(solution_id: str) -> str:
+    return solution_id.removesuffix("-solution")
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_each_delegation_is_a_working_answer_with_the_full_library(aid) -> None:
+    """The visible checks of every delegated part pass in-process, with the full mytorch."""
+    (nb,) = solved(REPO, aid, DELEGATING[aid]).values()
+    namespace: dict = {}
+    checked = set()
+    for cell in nb.cells:
+        if nbgrader_meta(cell).get("grade_id") in DELEGATING[aid]:
+            assert cell.source.strip() == DELEGATING[aid][nbgrader_meta(cell)["grade_id"]].strip()
+        if cell.cell_type == "code":
+            exec(cell.source, namespace)  # a visible check that fails raises AssertionError
+            checked.add(f"{nbgrader_meta(cell).get('grade_id')}-solution")
+    assert set(DELEGATING[aid]) <= checked
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("nbgrader")
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_a_submission_delegating_to_the_library_scores_nothing_for_it(aid, tmp_path) -> None:
+    from mytorch_course.autograde import grade_notebooks
+    from mytorch_course.course_dir import copy_course
+    from mytorch_course.release import release
+
+    root = tmp_path / "course"
+    copy_course(REPO, root)
+    release(root, ids=[aid])
+    cases = {
+        "solutions": solved(root, aid),
+        "release": release_notebooks(root, aid),
+        "delegating": solved(root, aid, DELEGATING[aid]),
+    }
+    results = grade_notebooks(
+        root, {(s, aid): nbs for s, nbs in cases.items()}, tmp_path / "work", budget=300, batch=3
+    )
+    by_student = {s: {p.part: p for p in results[(s, aid)].parts} for s in cases}
+    solutions = by_student["solutions"]
+    assert all(p.score == p.max_score > 0 for p in solutions.values()), solutions
+    assert results[("release", aid)].score == 0
+    delegated = {grade_cell_of(g) for g in DELEGATING[aid]}
+    assert delegated < set(solutions)  # some parts are the student's own work
+    for part, result in by_student["delegating"].items():
+        expected = 0 if part in delegated else result.max_score
+        assert result.score == expected, (part, result.score, result.reason)
+
+
+# ------------------------------------------------------------------ the grader's kernel
+
+
+@pytest.mark.parametrize("use_sandbox", [False, True], ids=["no-sandbox", "sandbox"])
+def test_the_grading_kernel_imports_the_student_edition(tmp_path, use_sandbox) -> None:
+    from traitlets.config import Config
+
+    from mytorch_course import sandbox
+
+    if use_sandbox and not sandbox.sandbox_support()[0]:
+        pytest.skip(f"sandbox unavailable: {sandbox.sandbox_support()[1]}")
+    folder = tmp_path / "autograded" / "alice" / "02-backprop"  # the edition comes from the name
+    folder.mkdir(parents=True)
+    config = Config()
+    config.SandboxKernelManager.use_sandbox = use_sandbox
+    code = (
+        "import mytorch\n"
+        "print('FILE', mytorch.__file__)\n"
+        "try:\n"
+        "    mytorch.op_gradients(mytorch.ops.Mul(), 2.0, 3.0, out_grad=1.0)\n"
+        "except NotImplementedError as e:\n"
+        "    print('STRIPPED', e)\n"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(folder)}},
+        kernel_manager_class=sandbox.SandboxKernelManager,
+        config=config,
+    ).execute()
+    out = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    assert "FILE " in out and str(REPO) not in out, out
+    assert "STRIPPED This is an exercise of assignment 02-backprop" in out, out
