@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 from nbclient import NotebookClient
 
 from mytorch_course.course_dir import assignment_ids, release_notebooks
+from mytorch_course.figures import FIGURES, render_figures
 from mytorch_course.notebook import nbgrader_meta
 from mytorch_course.samples import solved
 from mytorch_course.student_edition import ASSIGNMENT_ID, BEGIN, END, build_student_edition
@@ -384,3 +386,31 @@ def test_the_grading_kernel_imports_the_student_edition(tmp_path, use_sandbox) -
     out = "".join(o.get("text", "") for o in nb.cells[0].outputs)
     assert "FILE " in out and str(REPO) not in out, out
     assert "STRIPPED This is an exercise of assignment 02-backprop" in out, out
+
+
+# ------------------------------------------------------------------ figures drawn in advance
+
+
+def normalised_svg(text: str) -> str:
+    """An SVG without what changes between runs: comments (graphviz's version) and slot ids."""
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL)
+    return re.sub(r"\b(t|op)\d+\b", r"\1#", text)
+
+
+@pytest.mark.parametrize("aid", sorted(FIGURES))
+def test_committed_figures_are_what_the_engine_draws_now(aid, tmp_path) -> None:
+    if shutil.which("dot") is None:
+        pytest.skip("graphviz's dot is not installed")
+    committed = REPO / "solutions" / aid / "figures"
+    written = render_figures(aid, tmp_path)
+    assert sorted(p.name for p in written) == sorted(
+        p.name for p in committed.iterdir()
+    ), "run `mytorch-course figures` and commit solutions/*/figures/"
+    for path in written:
+        old = (committed / path.name).read_text()
+        if path.suffix == ".svg":
+            assert normalised_svg(path.read_text()) == normalised_svg(old), path.name
+        else:
+            assert path.read_text() == old, path.name
+    released = REPO / "assignments" / aid / "figures"
+    assert sorted(p.name for p in released.iterdir()) == sorted(p.name for p in written)
