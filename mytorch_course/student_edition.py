@@ -40,9 +40,14 @@ class ExerciseMarkerError(ValueError):
     """A BEGIN EXERCISE marker without its END (or the reverse), or without an assignment."""
 
 
-def exercise_message(assignment: str) -> str:
-    """What a stripped exercise says when it is called."""
-    return f"This is an exercise of assignment {assignment}: write it in the assignment notebook."
+def exercise_message(owner: str, edition: str) -> str:
+    """What an exercise of assignment ``owner`` says when called in ``edition``'s copy."""
+    if owner == edition:
+        return f"This is an exercise of assignment {owner}: write it in the assignment notebook."
+    return (
+        f"This is an exercise of assignment {owner}, a later one: this copy of mytorch "
+        f"(the student edition of {edition}) leaves it out."
+    )
 
 
 def marker_assignments(line: str) -> list[str] | None:
@@ -74,7 +79,7 @@ def strip_exercises(source: str, assignment: str, where: str = "<source>") -> tu
                 stripped += 1
                 out.append(
                     f"{begin['indent']}raise NotImplementedError(\n"
-                    f'{begin["indent"]}    "{exercise_message(still_open[0])}"\n'
+                    f'{begin["indent"]}    "{exercise_message(still_open[0], assignment)}"\n'
                     f"{begin['indent']})\n"
                 )
             continue
