@@ -32,7 +32,9 @@
   (double-forked, ``setsid``, anything) is killed with it.
 
 Without the rights (a laptop), kernels run as usual and a warning says the sandbox is off;
-``require_sandbox`` (``mytorch-course autograde --require-sandbox``) refuses instead.
+``require_sandbox`` (``mytorch-course autograde --require-sandbox``) refuses instead. Either
+way the kernel imports the student edition's ``mytorch`` (first on its ``PYTHONPATH`` when
+not sandboxed), so a submission is graded against the library its student had.
 
 Wiring: nbgrader's ``RobustExecute`` uses this kernel manager, so both ``mytorch-course
 autograde`` and the plain ``nbgrader autograde`` sandbox their kernels. Options are traitlets
