@@ -18,7 +18,15 @@ from .autograd import (
     strict_shapes,
     trace_backward,
 )
-from .check import GradcheckReport, bisect_tape, gradcheck, numerical_gradient
+from .check import (
+    GradcheckReport,
+    apply_op,
+    bisect_tape,
+    gradcheck,
+    gradcheck_op,
+    numerical_gradient,
+    op_gradients,
+)
 from .draw import draw, tape_summary
 from .func import hvp, jacobian, jvp, vjp
 from .ops import (
@@ -57,11 +65,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GradcheckReport", "GradientError", "MemoryBuffer", "Operation", "OperationList", "Tensor",
-    "abs", "add", "backward", "bisect_tape", "broadcast_to", "cos", "data", "div", "draw",
-    "enable_grad", "exp", "grad", "gradcheck", "hvp", "is_grad_enabled", "is_strict_shapes",
-    "jacobian", "jvp", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean",
-    "mul", "neg", "nn", "no_grad", "numerical_gradient", "ops", "optim", "power", "relu",
-    "reshape", "set_strict_shapes", "sigmoid", "sin", "softmax", "sqrt", "strict_shapes",
-    "sub", "sum", "tanh", "tape", "tape_summary", "trace_backward", "transpose",
-    "unbroadcast", "vjp",
+    "abs", "add", "apply_op", "backward", "bisect_tape", "broadcast_to", "cos", "data", "div",
+    "draw", "enable_grad", "exp", "grad", "gradcheck", "gradcheck_op", "hvp",
+    "is_grad_enabled", "is_strict_shapes", "jacobian", "jvp", "log", "log_softmax",
+    "logsumexp", "matmul", "max", "maximum", "mean", "mul", "neg", "nn", "no_grad",
+    "numerical_gradient", "op_gradients", "ops", "optim", "power", "relu", "reshape",
+    "set_strict_shapes", "sigmoid", "sin", "softmax", "sqrt", "strict_shapes", "sub", "sum",
+    "tanh", "tape", "tape_summary", "trace_backward", "transpose", "unbroadcast", "vjp",
 ]  # fmt: skip

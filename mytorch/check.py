@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .autograd import grad, graph_operations
+from .autograd import checked_gradients, grad, graph_operations
 from .func import hvp
-from .recording import Operation, tape
+from .ops import Op
+from .recording import Operation, no_grad, tape
 from .tensor import Tensor
 
 
@@ -106,7 +108,20 @@ def gradcheck(
         analytic = [g.data for g in grad(out, leaves, out_grad=u)]
     else:
         analytic = [np.zeros_like(leaf.data) for leaf in leaves]
+    return _compare(fn, leaves, u, analytic, label, eps, rtol, atol)
 
+
+def _compare(
+    fn: Callable[..., Tensor],
+    leaves: list[Tensor],
+    u: np.ndarray,
+    analytic: list[np.ndarray],
+    label: str,
+    eps: float,
+    rtol: float,
+    atol: float,
+) -> GradcheckReport:
+    """Compare ``analytic`` with central differences of ``sum(fn(*leaves) * u)``."""
     numerical = []
     for index, leaf in enumerate(leaves):
 
@@ -133,6 +148,65 @@ def gradcheck(
     if worst is not None:
         message += f"; worst element: {worst}"
     return GradcheckReport(ok, worst, analytic, numerical, message)
+
+
+# --- one op by hand: no tape, no reverse walk ----------------------------------------------
+
+
+def apply_op(op: Op, *inputs: Any) -> Tensor:
+    """``op(*inputs)`` as a graph of one node kept off the tape (``node.inputs`` are the inputs).
+
+    For calling ``op.gradient(out_grad, node)`` yourself, without the engine that records
+    and walks graphs (assignment 2 tests its ops this way; assignment 3 writes that engine).
+    """
+    tensors = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
+    with no_grad():
+        node = op(*tensors)
+    node.requires_grad = any(t.requires_grad for t in tensors)
+    node.record = Operation(op, tensors, weakref.ref(node), node.slot, -1)
+    return node
+
+
+def op_gradients(op: Op, *inputs: Any, out_grad: Any) -> tuple[Tensor | None, ...]:
+    """What ``op.gradient`` returns for ``op(*inputs)`` and the upstream ``out_grad``, checked.
+
+    Every input gets a gradient (inputs are made to require one). The result is checked as
+    ``backward()`` checks it: one gradient per input, each of its input's shape, finite.
+    """
+    arrays = [np.asarray(x.data if isinstance(x, Tensor) else x, np.float64) for x in inputs]
+    tensors = tuple(Tensor(a, requires_grad=True) for a in arrays)
+    node = apply_op(op, *tensors)
+    upstream = Tensor(np.asarray(out_grad, dtype=node.dtype))
+    if upstream.shape != node.shape:
+        raise ValueError(f"out_grad has shape {upstream.shape}; the output has {node.shape}")
+    with no_grad():
+        grads = op.gradient(upstream, node)
+        return tuple(checked_gradients(node.record, grads, check_finite=True, strict=True))
+
+
+def gradcheck_op(
+    op: Op,
+    *inputs: Any,
+    eps: float = 1e-6,
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+    seed: int | None = 0,
+) -> GradcheckReport:
+    """Compare ``op.gradient`` itself with float64 central differences of ``op.compute``.
+
+    Like :func:`gradcheck`, with a random upstream gradient, but it calls ``gradient()``
+    directly instead of running ``backward()``: it needs no engine.
+    """
+    leaves = _to_float64_leaves(inputs)
+    out = apply_op(op, *leaves)
+    u = np.random.default_rng(seed).standard_normal(out.shape)
+    analytic = [g.data for g in op_gradients(op, *leaves, out_grad=u)]
+
+    def forward(*args: Tensor) -> Tensor:
+        with no_grad():
+            return op(*args)
+
+    return _compare(forward, leaves, u, analytic, type(op).__name__, eps, rtol, atol)
 
 
 @dataclass

@@ -45,4 +45,6 @@ class SGD:
                 v = g.copy() if v is None else self.momentum * v + g
                 self._velocity[i] = v
                 g = v
+            # BEGIN EXERCISE 01-derivatives (gradient_descent)
             p.data -= self.lr * g
+            # END EXERCISE

@@ -158,6 +158,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_figures(args: argparse.Namespace) -> int:
+    from .figures import FIGURES, render_figures
+
+    root = find_course_root()
+    for aid in args.assignment or sorted(FIGURES):
+        for path in render_figures(aid, root / "solutions" / aid / "figures"):
+            print(path.relative_to(root))
+    return 0
+
+
 def cmd_student_edition(args: argparse.Namespace) -> int:
     from .student_edition import build_student_edition
 
@@ -225,6 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment", help="assignment id, e.g. 01-derivatives")
     p.add_argument("out", help="folder to write (a pip-installable project)")
     p.set_defaults(func=cmd_student_edition)
+
+    p = sub.add_parser(
+        "figures",
+        help="draw the engine's figures for the notebooks before the engine "
+        "(solutions/<assignment>/figures/)",
+    )
+    p.add_argument("assignment", nargs="*", help="assignment ids (default: all)")
+    p.set_defaults(func=cmd_figures)
     return parser
 
 

@@ -32,7 +32,9 @@
   (double-forked, ``setsid``, anything) is killed with it.
 
 Without the rights (a laptop), kernels run as usual and a warning says the sandbox is off;
-``require_sandbox`` (``mytorch-course autograde --require-sandbox``) refuses instead.
+``require_sandbox`` (``mytorch-course autograde --require-sandbox``) refuses instead. Either
+way the kernel imports the student edition's ``mytorch`` (first on its ``PYTHONPATH`` when
+not sandboxed), so a submission is graded against the library its student had.
 
 Wiring: nbgrader's ``RobustExecute`` uses this kernel manager, so both ``mytorch-course
 autograde`` and the plain ``nbgrader autograde`` sandbox their kernels. Options are traitlets
@@ -516,16 +518,13 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
         self._close_sandbox()
+        notebook_dir = Path(kw["cwd"]) if kw.get("cwd") else None
         if not self.use_sandbox:
             if self.require_sandbox:
                 raise SandboxUnavailable("refusing to grade: require_sandbox set, use_sandbox off")
-            return await super()._async_pre_start_kernel(**kw)
+            return await self._start_with_edition(notebook_dir, **kw)
         if not check_sandbox(self.require_sandbox, self.log):
-            # Best effort: at least do not hand the kernel where the verdicts go.
-            env = kw.get("env", os.environ)
-            kw["env"] = {k: v for k, v in env.items() if k not in GRADING_ENV_KEYS}
-            return await super()._async_pre_start_kernel(**kw)
-        notebook_dir = Path(kw["cwd"]) if kw.get("cwd") else None
+            return await self._start_with_edition(notebook_dir, **kw)
         box = Sandbox(
             notebook_dir=notebook_dir,
             package=self._package(notebook_dir),
@@ -551,6 +550,19 @@ class SandboxKernelManager(AsyncKernelManager):
         kw["cwd"] = str(box.base)
         self.log.info("sandbox: kernel runs as %s (%s)", box.user, box.base)
         return box.wrap(cmd), kw
+
+    async def _start_with_edition(
+        self, notebook_dir: Path | None, **kw: Any
+    ) -> tuple[list[str], dict[str, Any]]:
+        """No sandbox: the kernel still imports the student edition's mytorch, first on its path."""
+        edition = str(self._package(notebook_dir).parent)
+        cmd, kw = await super()._async_pre_start_kernel(**kw)
+        # Best effort without the sandbox: at least do not hand the kernel where verdicts go.
+        env = {k: v for k, v in (kw.get("env") or os.environ).items() if k not in GRADING_ENV_KEYS}
+        env["PYTHONPATH"] = os.pathsep.join([edition, *filter(None, [env.get("PYTHONPATH")])])
+        kw["env"] = env
+        self.log.info("no sandbox: the kernel imports mytorch from %s", edition)
+        return cmd, kw
 
     def _socket_paths(self) -> list[Path]:
         ports = [self.shell_port, self.iopub_port, self.stdin_port, self.control_port]

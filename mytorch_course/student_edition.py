@@ -8,101 +8,95 @@ exercise that is still open. In the package source an exercise is marked like th
         ...the answer...
         # END EXERCISE
 
-``build_student_edition(out, "02-backprop")`` copies the package, replaces every exercise
-of assignment 02-backprop and of every later assignment with a ``raise
-NotImplementedError`` that says where the student writes it. Earlier assignments' exercises
-stay in: they are closed, and later work builds on them. The grader's machinery
-(``mytorch_course``) is a package of its own and never part of the edition.
+A region that several assignments ask for names each of them
+(``# BEGIN EXERCISE 02-backprop 04-tensor-gradients``: assignment 2 writes ``Multiply``,
+assignment 4 the same gradient with broadcasting).
 
-Exercises marked for an assignment the course does not ship yet (no folder in ``solutions/``
-nor ``assignments/``) stay in every edition for now: today's assignments 1 and 2 run the
-engine whose pieces assignments 3, 4 and 6 will ask for. When such an assignment is added,
-its exercises leave its edition and every earlier one, so the earlier notebooks must not
-need them by then.
+``build_student_edition(out, "02-backprop")`` copies the package and replaces every region
+that an assignment from 02-backprop on asks for with a ``raise NotImplementedError`` naming
+the first such assignment, whether or not the course ships that assignment yet: an edition
+never holds a later assignment's answer. Regions only earlier assignments ask for stay in:
+they are closed, and later work builds on them. So assignments 1 and 2 run without the
+engine's recording and reverse walk (assignment 3): their notebooks show pre-rendered
+figures where they need it. The grader's machinery (``mytorch_course``) is a package of its
+own and never part of the edition.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Collection
 from pathlib import Path
 
 import mytorch
 
-from .course_dir import assignment_ids, find_course_root
-
-BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN EXERCISE (?P<assignment>[\w.-]+)")
+BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN EXERCISE (?P<rest>.*)$")
+ASSIGNMENT_ID = re.compile(r"\b\d\d-[A-Za-z][\w.-]*")
 END = re.compile(r"^\s*# END EXERCISE")
 EXCLUDED = {"__pycache__"}
 
 
 class ExerciseMarkerError(ValueError):
-    """A BEGIN EXERCISE marker without its END (or the reverse)."""
+    """A BEGIN EXERCISE marker without its END (or the reverse), or without an assignment."""
 
 
-def strip_exercises(
-    source: str,
-    assignment: str,
-    where: str = "<source>",
-    shipped: Collection[str] | None = None,
-) -> tuple[str, int]:
-    """Replace the exercises of ``assignment`` and later ones; return (text, count).
+def exercise_message(owner: str, edition: str) -> str:
+    """What an exercise of assignment ``owner`` says when called in ``edition``'s copy."""
+    if owner == edition:
+        return f"This is an exercise of assignment {owner}: write it in the assignment notebook."
+    return (
+        f"This is an exercise of assignment {owner}, a later one: this copy of mytorch "
+        f"(the student edition of {edition}) leaves it out."
+    )
 
-    With ``shipped`` (the course's assignment ids), exercises of other assignments are kept.
-    """
+
+def marker_assignments(line: str) -> list[str] | None:
+    """The assignments a ``# BEGIN EXERCISE`` line names (None: not such a line)."""
+    begin = BEGIN.match(line)
+    return None if begin is None else ASSIGNMENT_ID.findall(begin["rest"])
+
+
+def strip_exercises(source: str, assignment: str, where: str = "<source>") -> tuple[str, int]:
+    """Replace the exercises of ``assignment`` and later ones; return (text, count)."""
     out: list[str] = []
     stripped = 0
-    inside: re.Match | None = None
+    inside: str | None = None  # the assignments of the open region
     keep_inside = True
     for number, line in enumerate(source.splitlines(keepends=True), start=1):
         begin, end = BEGIN.match(line), END.match(line)
         if begin:
-            if inside:
+            if inside is not None:
                 raise ExerciseMarkerError(f"{where}:{number}: nested BEGIN EXERCISE")
-            inside = begin
-            owner = begin["assignment"]
-            keep_inside = owner < assignment or (shipped is not None and owner not in shipped)
-            if not keep_inside:
+            owners = ASSIGNMENT_ID.findall(begin["rest"])
+            if not owners:
+                raise ExerciseMarkerError(
+                    f"{where}:{number}: BEGIN EXERCISE names no assignment (e.g. 03-engine)"
+                )
+            inside = " ".join(owners)
+            still_open = sorted(owner for owner in owners if owner >= assignment)
+            keep_inside = not still_open
+            if still_open:
                 stripped += 1
                 out.append(
                     f"{begin['indent']}raise NotImplementedError(\n"
-                    f'{begin["indent"]}    "This is an exercise of assignment '
-                    f'{begin["assignment"]}: write it in the assignment notebook."\n'
+                    f'{begin["indent"]}    "{exercise_message(still_open[0], assignment)}"\n'
                     f"{begin['indent']})\n"
                 )
             continue
         if end:
-            if not inside:
+            if inside is None:
                 raise ExerciseMarkerError(f"{where}:{number}: END EXERCISE without BEGIN")
             inside = None
             continue
         if inside is None or keep_inside:
             out.append(line)
     if inside is not None:
-        raise ExerciseMarkerError(f"{where}: BEGIN EXERCISE {inside['assignment']} never ends")
+        raise ExerciseMarkerError(f"{where}: BEGIN EXERCISE {inside} never ends")
     return "".join(out), stripped
 
 
-def course_assignments(root: Path) -> set[str]:
-    """The assignments a course ships: its release folders and its sources.
-
-    The release counts too, because a grading copy of the course has no solution notebooks.
-    """
-    released = {p.name for p in (root / "assignments").glob("*/") if any(p.glob("*.ipynb"))}
-    return released | set(assignment_ids(root))
-
-
-def build_student_edition(
-    out_dir: Path, assignment: str, shipped: Collection[str] | None = None
-) -> list[str]:
-    """Write a pip-installable student edition to ``out_dir``; return what was stripped.
-
-    ``shipped``: the course's assignments (default: ``course_assignments`` of the course).
-    """
-    if shipped is None:
-        shipped = course_assignments(find_course_root())
-    shipped = {*shipped, assignment}
+def build_student_edition(out_dir: Path, assignment: str) -> list[str]:
+    """Write a pip-installable student edition to ``out_dir``; return what was stripped."""
     package = Path(mytorch.__file__).parent
     target = Path(out_dir) / "mytorch"
     if target.exists():
@@ -115,7 +109,7 @@ def build_student_edition(
         destination = target / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".py":
-            text, count = strip_exercises(path.read_text(), assignment, str(relative), shipped)
+            text, count = strip_exercises(path.read_text(), assignment, str(relative))
             compile(text, str(relative), "exec")  # the edition must still import
             destination.write_text(text)
             if count:

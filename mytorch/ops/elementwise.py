@@ -104,7 +104,7 @@ class Mul(Op):
         return a * b
 
     def gradient(self, out_grad, node):
-        # BEGIN EXERCISE 04-tensor-gradients
+        # BEGIN EXERCISE 02-backprop 04-tensor-gradients
         a, b = node.inputs
         return (
             unbroadcast(out_grad * b, a.shape) if a.requires_grad else None,
@@ -132,7 +132,7 @@ class Div(Op):
         return a / b
 
     def gradient(self, out_grad, node):
-        # BEGIN EXERCISE 04-tensor-gradients
+        # BEGIN EXERCISE 02-backprop 04-tensor-gradients
         a, b = node.inputs
         return (
             unbroadcast(out_grad / b, a.shape) if a.requires_grad else None,
@@ -334,7 +334,7 @@ class Sigmoid(Op):
         return out
 
     def gradient(self, out_grad, node):
-        # BEGIN EXERCISE 04-tensor-gradients
+        # BEGIN EXERCISE 02-backprop 04-tensor-gradients
         return (out_grad * node * (1.0 - node),)
         # END EXERCISE
 
@@ -428,7 +428,7 @@ class Maximum(Op):
         return const(((a > b) + 0.5 * (a == b)).astype(node.dtype))
 
     def gradient(self, out_grad, node):
-        # BEGIN EXERCISE 04-tensor-gradients
+        # BEGIN EXERCISE 02-backprop 04-tensor-gradients
         a, b = node.inputs
         to_a = self._share_of_a(node)
         return (
