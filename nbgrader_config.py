@@ -66,6 +66,11 @@ c.CourseDirectory.ignore = [
     "*.gv.svg",
 ]
 
+# The release is committed and generate_assignment is deterministic (it rewrites the same
+# bytes), so the plain `nbgrader generate_assignment NAME` regenerates it instead of skipping
+# it, and so fills the gradebook that `nbgrader autograde` needs on a fresh clone.
+c.GenerateAssignment.force = True
+
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
