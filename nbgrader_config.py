@@ -123,8 +123,10 @@ c.GenerateFeedback.preprocessors = [
     CSSHTMLHeaderPreprocessor,
 ]
 c.DescribeParts.grading_dir = os.path.join(HERE, "grading")
-c.HTMLExporter.template_name = "mytorch_feedback"
-c.HTMLExporter.template_file = "feedback.html.j2"  # extends nbgrader's feedback/index.html.j2
+# Our templates/feedback/feedback.html.j2 extends nbgrader's feedback/index.html.j2; found
+# first under the same template name, it also serves the formgrader's feedback button.
+c.HTMLExporter.template_name = "feedback"
+c.HTMLExporter.template_file = "feedback.html.j2"
 NBGRADER_TEMPLATES = os.path.join("server_extensions", "formgrader", "templates")
 c.HTMLExporter.extra_template_basedirs = [
     os.path.join(os.path.dirname(mytorch_course.__file__), "templates"),

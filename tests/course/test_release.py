@@ -83,7 +83,7 @@ def test_wheels_hold_no_answers(tmp_path: Path) -> None:
     names = _wheel(project, tmp_path / "wheel")
     tops = {n.split("/")[0] for n in names}
     assert "mytorch/tensor.py" in names and "mytorch_course/runner.py" in names
-    assert "mytorch_course/templates/mytorch_feedback/feedback.html.j2" in names
+    assert "mytorch_course/templates/feedback/feedback.html.j2" in names
     assert not {"grading", "solutions", "assignments", "tests"} & tops, tops
     edition = tmp_path / "edition"
     build_student_edition(edition, "01-derivatives")
