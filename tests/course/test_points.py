@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,15 @@ def test_a_part_without_a_cell_and_a_cell_without_a_part(toy: Path) -> None:
     assert 'part "sum-rows-renamed" (00-toy.ipynb) is a graded cell worth 15 points' in message
     assert "declares no Part for it" in message
     assert 'part "sum-rows-grad" is declared in grading/a00_toy/parts.py (15 points)' in message
+
+
+def test_the_command_refuses_with_the_part_named(toy: Path) -> None:
+    _edit_notebook(toy, None, "(20 points)", None)
+    res = subprocess.run(
+        [sys.executable, "-m", "mytorch_course.cli", "--root", str(toy), "release"],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.startswith("release refused: 00-toy: the points disagree")
+    assert 'part "sum-rows-grad"' in res.stderr
