@@ -9,6 +9,8 @@ venv's ``bin`` on PATH: nbgrader shells out to ``alembic``). See grading/README.
 import os
 import sys
 
+import nbgrader
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 try:  # the nbgrader script's sys.path does not hold the course folder
@@ -29,15 +31,17 @@ from nbgrader.preprocessors import (  # noqa: E402
     GetGrades,
     IgnorePattern,
     LimitOutput,
-    OverwriteCells,
     OverwriteKernelspec,
     SaveAutoGrades,
 )
 
+import mytorch_course  # noqa: E402
 from mytorch_course.preprocessors import (  # noqa: E402
     CapOutputs,
+    DescribeParts,
     EscapeStudentHTML,
     InjectProbes,
+    OverwriteReleasedCells,
     RepairMetadata,
     RobustExecute,
     ShortenErrors,
@@ -62,6 +66,11 @@ c.CourseDirectory.ignore = [
     "*.gv.svg",
 ]
 
+# The release is committed and generate_assignment is deterministic (it rewrites the same
+# bytes), so the plain `nbgrader generate_assignment NAME` regenerates it instead of skipping
+# it, and so fills the gradebook that `nbgrader autograde` needs on a fresh clone.
+c.GenerateAssignment.force = True
+
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
@@ -75,6 +84,7 @@ c.InjectProbes.grading_dir = os.path.join(HERE, "grading")
 c.InjectProbes.max_cell_budget = 20.0
 c.VerifyProbes.grading_dir = os.path.join(HERE, "grading")
 c.RepairMetadata.release_dir = os.path.join(HERE, "assignments")
+c.OverwriteReleasedCells.release_dir = os.path.join(HERE, "assignments")
 
 # A deleted test cell comes back (and is graded) instead of silently scoring nothing.
 c.OverwriteCells.add_missing_cells = True
@@ -84,7 +94,7 @@ c.Autograde.sanitize_preprocessors = [
     RepairMetadata,  # before nbgrader's checks, which reject the whole notebook
     DeduplicateIds,
     OverwriteKernelspec,
-    OverwriteCells,
+    OverwriteReleasedCells,  # warns only about test cells the student really changed
     CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [
@@ -100,12 +110,25 @@ c.Autograde.autograde_preprocessors = [
     CheckCellMetadata,
 ]
 
-# Feedback: no hidden test code and no tracebacks (nbgrader shows both by default).
+# Feedback: no hidden test code and no tracebacks (nbgrader shows both by default); the part
+# names and how each part is scored; a page of our own template that loads nothing from the
+# network (nbgrader's loads MathJax and require.js from CDNs) and wraps long explanations.
 c.GenerateFeedback.preprocessors = [
     GetGrades,
     ClearHiddenTests,
     ShortenErrors,
     CapOutputs,
     EscapeStudentHTML,  # student HTML, SVG, scripts and widgets shown as text, never run
+    DescribeParts,
     CSSHTMLHeaderPreprocessor,
+]
+c.DescribeParts.grading_dir = os.path.join(HERE, "grading")
+# Our templates/feedback/feedback.html.j2 extends nbgrader's feedback/index.html.j2; found
+# first under the same template name, it also serves the formgrader's feedback button.
+c.HTMLExporter.template_name = "feedback"
+c.HTMLExporter.template_file = "feedback.html.j2"
+NBGRADER_TEMPLATES = os.path.join("server_extensions", "formgrader", "templates")
+c.HTMLExporter.extra_template_basedirs = [
+    os.path.join(os.path.dirname(mytorch_course.__file__), "templates"),
+    os.path.join(os.path.dirname(nbgrader.__file__), NBGRADER_TEMPLATES),
 ]

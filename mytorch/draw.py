@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import shutil
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,13 @@ class Graph(graphviz.Digraph):
             return super()._repr_mimebundle_(include, exclude, **kwargs)
         except graphviz.ExecutableNotFound:
             return {"text/plain": DOT_MISSING}
+
+
+def _displayed_by_ipython() -> bool:
+    """Whether an IPython shell (Jupyter's kernel too) will display the graph, and so show
+    DOT_MISSING itself: a warning as well would print the message twice per graph."""
+    ipython = sys.modules.get("IPython")
+    return ipython is not None and ipython.get_ipython() is not None
 
 
 def _format(array: np.ndarray, max_values: int) -> str:
@@ -62,7 +70,7 @@ def draw(
     * ``show_order`` numbers the gates in tape order (the order backward reverses).
     * ``show_buffer`` labels each box with its memory-buffer spot (its slot id).
     """
-    if shutil.which("dot") is None:
+    if shutil.which("dot") is None and not _displayed_by_ipython():
         warnings.warn(DOT_MISSING, stacklevel=2)
     graph = Graph(graph_attr={"rankdir": rankdir}, node_attr={"fontname": "Helvetica"})
     records = graph_operations(root)

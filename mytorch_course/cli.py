@@ -36,9 +36,16 @@ from .reports import SubmissionResult, format_table, write_reports
 def cmd_release(args: argparse.Namespace) -> int:
     root = find_course_root(args.root)
     dest = Path(args.dest) if args.dest else None
-    written = release(root, dest, args.assignment or None)
-    for path in written:
-        print(f"wrote {path}")
+    try:
+        changes = release(root, dest, args.assignment or None)
+    except ValueError as err:  # the points disagree: nothing was written
+        print(f"release refused: {err}", file=sys.stderr)
+        return 1
+    for change in changes:
+        if change.what != "unchanged":
+            print(f"{change.what:9} {change.path}")
+    same = sum(c.what == "unchanged" for c in changes)
+    print(f"{len(changes) - same} file(s) changed, {same} unchanged")
     return 0
 
 

@@ -5,42 +5,71 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from .course_dir import assignment_ids, copy_course
 from .nbgrader_process import nbgrader
-from .notebook import normalise_notebook, write_notebook
+from .notebook import normalise_notebook
+from .points import check_points
 
 
-def release(root: Path, dest: Path | None = None, ids: Iterable[str] | None = None) -> list[Path]:
-    """Regenerate ``assignments/`` (or ``dest``) from ``solutions/``; returns written files.
+@dataclass(frozen=True)
+class Change:
+    """What a release did to one file: ``added``, ``updated``, ``removed`` or ``unchanged``."""
 
-    Runs ``nbgrader generate_assignment`` in a temporary copy of the course, so the repository
-    gets no gradebook rows, then normalises the notebooks (see :func:`normalise_notebook`).
+    path: Path
+    what: str
+
+
+def _release_bytes(path: Path) -> bytes:
+    """The file as the release holds it (notebooks normalised, see :func:`normalise_notebook`)."""
+    if path.suffix != ".ipynb":
+        return path.read_bytes()
+    text = nbformat.writes(normalise_notebook(nbformat.read(path, as_version=4)), version=4)
+    return (text if text.endswith("\n") else text + "\n").encode("utf-8")
+
+
+def release(root: Path, dest: Path | None = None, ids: Iterable[str] | None = None) -> list[Change]:
+    """Regenerate ``assignments/`` (or ``dest``) from ``solutions/``; one Change per file.
+
+    Refuses (``ValueError``, before anything is written) when a part's points disagree
+    between the grading file, the notebook metadata and the "(N points)" text. Runs
+    ``nbgrader generate_assignment`` in a temporary copy of the course, so the repository
+    gets no gradebook rows, then normalises the notebooks. Files that would not change are
+    not rewritten; files no longer generated are removed.
     """
     dest = dest or root / "assignments"
-    written: list[Path] = []
+    ids = list(ids or assignment_ids(root))
+    for aid in ids:
+        check_points(root, aid)
+    changes: list[Change] = []
     with tempfile.TemporaryDirectory(prefix="mytorch-release-") as tmp:
         work = Path(tmp)
         copy_course(root, work)
         shutil.rmtree(work / "assignments", ignore_errors=True)
-        for aid in ids or assignment_ids(root):
+        for aid in ids:
             res = nbgrader(["generate_assignment", aid, "--force"], work)
             if res.returncode != 0:
                 raise RuntimeError(f"nbgrader generate_assignment {aid} failed:\n{res.stdout}")
-            out_dir = dest / aid
-            shutil.rmtree(out_dir, ignore_errors=True)
-            for path in sorted((work / "assignments" / aid).rglob("*")):
-                if path.is_dir():
+            generated, out_dir = work / "assignments" / aid, dest / aid
+            fresh = {
+                p.relative_to(generated): _release_bytes(p)
+                for p in sorted(generated.rglob("*"))
+                if p.is_file()
+            }
+            old = {p.relative_to(out_dir) for p in out_dir.rglob("*") if p.is_file()}
+            for rel in sorted(old - set(fresh)):
+                (out_dir / rel).unlink()
+                changes.append(Change(out_dir / rel, "removed"))
+            for rel, data in fresh.items():
+                target = out_dir / rel
+                if rel in old and target.read_bytes() == data:
+                    changes.append(Change(target, "unchanged"))
                     continue
-                target = out_dir / path.relative_to(work / "assignments" / aid)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                if path.suffix == ".ipynb":
-                    nb = normalise_notebook(nbformat.read(path, as_version=4))
-                    write_notebook(nb, target)
-                else:
-                    shutil.copyfile(path, target)
-                written.append(target)
-    return written
+                target.write_bytes(data)
+                changes.append(Change(target, "updated" if rel in old else "added"))
+    return changes

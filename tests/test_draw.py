@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 
 import graphviz
 import numpy as np
@@ -68,3 +69,26 @@ def test_missing_dot_explains_how_to_install(monkeypatch):
     bundle = graph._repr_mimebundle_()
     assert bundle == {"text/plain": DOT_MISSING}
     assert "brew install graphviz" in DOT_MISSING
+
+
+def test_missing_dot_message_appears_once_per_graph_in_ipython(monkeypatch, capsys):
+    """In IPython (and so Jupyter) the displayed graph says how to install dot; no warning
+    repeats it."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    shell = InteractiveShell.instance()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # a warning would print every time
+            result = shell.run_cell(
+                "import mytorch as mt\n"
+                "x = mt.Tensor([1.0, 2.0], requires_grad=True)\n"
+                "mt.draw((x * x).sum())\n"
+            )
+    finally:
+        InteractiveShell.clear_instance()
+    assert result.success, result.error_in_exec
+    captured = capsys.readouterr()
+    shown = [captured.out, captured.err, *(str(w.message) for w in caught)]
+    assert sum(text.count("apt-get install graphviz") for text in shown) == 1, shown

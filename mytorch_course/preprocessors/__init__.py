@@ -15,25 +15,30 @@ Autograde pipeline (``c.Autograde.autograde_preprocessors``)::
   restores the cell's source, so the autograded notebook never shows probes or drivers.
 
 Sanitize pipeline: :class:`RepairMetadata` restores or drops broken nbgrader cell metadata
-before nbgrader's own checks (which would otherwise fail the whole submission).
+before nbgrader's own checks (which would otherwise fail the whole submission);
+:class:`OverwriteReleasedCells` warns about a test cell only when the student changed it.
 
-Feedback pipeline: :class:`ShortenErrors` reduces tracebacks to one line;
+Feedback pipeline: :class:`DescribeParts` gives the feedback template each part's name
+and how it is scored; :class:`ShortenErrors` reduces tracebacks to one line;
 :class:`EscapeStudentHTML` shows student HTML, SVG, scripts and widgets as text.
 :class:`CapOutputs` (autograde and feedback) bounds each cell's and notebook's output.
 """
 
 from .cap_outputs import CapOutputs
+from .describe_parts import DescribeParts
 from .escape_student_html import EscapeStudentHTML
 from .inject_probes import InjectProbes
-from .repair_metadata import RepairMetadata
+from .repair_metadata import OverwriteReleasedCells, RepairMetadata
 from .robust_execute import RobustExecute
 from .shorten_errors import ShortenErrors
 from .verify_probes import VerifyProbes
 
 __all__ = [
     "CapOutputs",
+    "DescribeParts",
     "EscapeStudentHTML",
     "InjectProbes",
+    "OverwriteReleasedCells",
     "RepairMetadata",
     "RobustExecute",
     "ShortenErrors",

@@ -1,4 +1,9 @@
-"""RepairMetadata: restore broken nbgrader cell metadata from the release, or drop it."""
+"""Sanitize steps that compare a submission with the release the student started from.
+
+:class:`RepairMetadata` restores broken nbgrader cell metadata from the release, or drops
+it; :class:`OverwriteReleasedCells` is nbgrader's ``OverwriteCells`` that warns about a
+changed test cell only when the student really changed it.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,21 @@ from typing import Any
 
 import nbformat
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
+from nbgrader.utils import compute_checksum
 from traitlets import Unicode
 
 from ..notebook import nbgrader_meta
+
+
+def released_metadata(release_dir: str, resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """grade_id -> nbgrader metadata of the released notebook being graded ({} if none)."""
+    info = resources["nbgrader"]
+    path = Path(release_dir) / info["assignment"] / f"{info['notebook']}.ipynb"
+    if not path.is_file():
+        return {}
+    cells = nbformat.read(path, as_version=4).cells
+    return {m["grade_id"]: m for m in map(nbgrader_meta, cells) if "grade_id" in m}
 
 
 class RepairMetadata(NbGraderPreprocessor):
@@ -27,14 +43,7 @@ class RepairMetadata(NbGraderPreprocessor):
     def preprocess(
         self, nb: NotebookNode, resources: dict[str, Any]
     ) -> tuple[NotebookNode, dict[str, Any]]:
-        info = resources["nbgrader"]
-        path = Path(self.release_dir) / info["assignment"] / f"{info['notebook']}.ipynb"
-        reference: dict[str, dict[str, Any]] = {}
-        if path.is_file():
-            for rcell in nbformat.read(path, as_version=4).cells:
-                meta = nbgrader_meta(rcell)
-                if "grade_id" in meta:
-                    reference[meta["grade_id"]] = meta
+        reference = released_metadata(self.release_dir, resources)
         for cell in nb.cells:
             meta = cell.get("metadata", {})
             if "nbgrader" not in meta:
@@ -51,3 +60,39 @@ class RepairMetadata(NbGraderPreprocessor):
                 for key in ("editable", "deletable"):
                     meta.pop(key, None)
         return nb, resources
+
+
+class OverwriteReleasedCells(OverwriteCells):
+    """nbgrader's ``OverwriteCells``, quiet about test cells the student left as released.
+
+    The gradebook's checksum of a test cell covers its hidden tests, which the release
+    leaves out, so nbgrader warns "checksum has changed" for every graded cell of every
+    submission, hiding the real edits. A cell whose checksum equals the released one is
+    restored to the gradebook's source silently; any other change is still reported.
+    """
+
+    release_dir = Unicode("assignments", help="The nbgrader release folder").tag(config=True)
+
+    def preprocess(
+        self, nb: NotebookNode, resources: dict[str, Any]
+    ) -> tuple[NotebookNode, dict[str, Any]]:
+        released = released_metadata(self.release_dir, resources)
+        self._released_checksums = {k: m.get("checksum") for k, m in released.items()}
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: dict[str, Any], cell_index: int
+    ) -> tuple[NotebookNode, dict[str, Any]]:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        self._as_released = (
+            grade_id in self._released_checksums
+            and nbgrader_meta(cell).get("locked") is True
+            and compute_checksum(cell) == self._released_checksums[grade_id]
+        )
+        return super().preprocess_cell(cell, resources, cell_index)
+
+    def report_change(self, name: str, attr: str, old: Any, new: Any) -> None:
+        if attr == "checksum" and self._as_released:
+            self.log.debug("cell %s is as released; its hidden tests are restored", name)
+            return
+        super().report_change(name, attr, old, new)

@@ -29,21 +29,38 @@ def nbg(*args: str, cwd: Path) -> str:
     return res.stdout + res.stderr
 
 
+def _edited_test_cell(work: Path, grade_id: str) -> dict:
+    """Solutions whose visible test cell ``grade_id`` the student edited."""
+    nb = samples.solved(work, AID)[AID]
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.source = "assert True  # the student's own test\n" + cell.source
+    return {AID: nb}
+
+
 def test_plain_nbgrader_commands(toy_root: Path, tmp_path: Path) -> None:
+    """The README's commands, exactly, in a fresh clone (a release and no gradebook)."""
     work = copy_course(toy_root, tmp_path / "course")
-    nbg("generate_assignment", AID, "--force", cwd=work)
-    good = samples.solved(work, AID)
-    bad = samples.tampering(work, AID)
-    place_submission(work, "alice", AID, good)
-    place_submission(work, "mallory", AID, bad)
-    nbg("autograde", AID, cwd=work)
+    released = (work / "assignments" / AID / f"{AID}.ipynb").read_bytes()
+    nbg("generate_assignment", AID, cwd=work)  # no --force: it fills the gradebook
+    assert (work / "assignments" / AID / f"{AID}.ipynb").read_bytes() == released
+    place_submission(work, "alice", AID, samples.solved(work, AID))
+    place_submission(work, "mallory", AID, samples.tampering(work, AID))
+    place_submission(work, "carol", AID, _edited_test_cell(work, "sum-rows-grad"))
+    log = nbg("autograde", AID, cwd=work)
+    # One warning: carol's edited test cell; the untouched ones (hidden tests) are quiet.
+    changed = [ln for ln in log.splitlines() if "has changed" in ln]
+    assert len(changed) == 1 and "cell sum-rows-grad" in changed[0], changed
     nbg("generate_feedback", AID, cwd=work)
     nbg("export", cwd=work)
     with open(work / "grades.csv") as fh:
         rows = {r["student_id"]: float(r["score"]) for r in csv.DictReader(fh)}
-    assert rows == {"alice": 25.0, "mallory": 0.0}
+    assert rows == {"alice": 25.0, "mallory": 0.0, "carol": 25.0}
     html = (work / "feedback" / "alice" / AID / f"{AID}.html").read_text()
     assert "OK: part passed" in html and "HIDDEN TESTS" not in html
+    # The feedback names the parts and says how they are scored, with nbgrader's commands too.
+    assert "Part 1: square_grad</a>" in html and "Part 2: sum_rows_grad</a>" in html
+    assert "Test cell" not in html and "All or nothing" in html
 
 
 def test_cli_autograde_from_lms_zip_and_validate(toy_root: Path, tmp_path: Path) -> None:

@@ -43,19 +43,37 @@ def test_committed_assignments_are_in_sync_with_solutions(tmp_path: Path) -> Non
 
 def test_release_is_deterministic_and_strips_solutions(toy_root: Path, tmp_path: Path) -> None:
     first = _tree(toy_root / "assignments")
-    subprocess.run(
+    res = subprocess.run(
         [sys.executable, "-m", "mytorch_course.cli", "--root", str(toy_root), "release"],
         check=True,
         capture_output=True,
+        text=True,
         env=nbgrader_env(),
     )
     assert _tree(toy_root / "assignments") == first
+    assert res.stdout.splitlines() == ["0 file(s) changed, 1 unchanged"], res.stdout
     text = (toy_root / "assignments" / "00-toy" / "00-toy.ipynb").read_text()
     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
     assert "raise NotImplementedError()" in text and "2 * np.asarray(x)" not in text
     assert not (toy_root / "gradebook.db").exists()  # the release ran in a temporary copy
     shutil.rmtree(tmp_path, ignore_errors=True)
     assert filecmp.cmp(toy_root / "nbgrader_config.py", REPO / "nbgrader_config.py", shallow=False)
+
+
+def test_release_says_what_changed(toy_root: Path, tmp_path: Path) -> None:
+    root = tmp_path / "course"
+    shutil.copytree(toy_root, root, ignore=shutil.ignore_patterns("gradebook.db"))
+    notebook = root / "solutions" / "00-toy" / "00-toy.ipynb"
+    notebook.write_text(notebook.read_text().replace("A tiny assignment", "A small assignment"))
+    stray = root / "assignments" / "00-toy" / "old-notes.txt"
+    stray.write_text("no longer in solutions/")
+    changes = {(c.path.relative_to(root).as_posix(), c.what) for c in release(root)}
+    assert changes == {
+        ("assignments/00-toy/00-toy.ipynb", "updated"),
+        ("assignments/00-toy/old-notes.txt", "removed"),
+    }
+    assert "A small assignment" in (root / "assignments" / "00-toy" / "00-toy.ipynb").read_text()
+    assert not stray.exists()
 
 
 def _wheel(project: Path, out: Path) -> set[str]:
@@ -83,6 +101,7 @@ def test_wheels_hold_no_answers(tmp_path: Path) -> None:
     names = _wheel(project, tmp_path / "wheel")
     tops = {n.split("/")[0] for n in names}
     assert "mytorch/tensor.py" in names and "mytorch_course/runner.py" in names
+    assert "mytorch_course/templates/feedback/feedback.html.j2" in names
     assert not {"grading", "solutions", "assignments", "tests"} & tops, tops
     edition = tmp_path / "edition"
     build_student_edition(edition, "01-derivatives")
