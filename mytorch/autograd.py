@@ -29,7 +29,7 @@ The built-in ops un-broadcast their own gradients, so they pass either way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -248,13 +248,27 @@ def backward(
     seed = seed_gradient(tensor, out_grad)
     strict = _ShapeMode.strict if strict_shapes is None else strict_shapes
     leaf_grads = reverse_walk(tensor, seed, create_graph, retain_grad, check_finite, strict)
-    # One read pass per gradient: any NaN or inf makes the sum NaN or inf. (A finite sum
-    # that overflows only triggers the exact replay, which then finds nothing.)
-    if not check_finite and not all(np.isfinite(g.data.sum()) for _, g in leaf_grads):
+    if not check_finite and not all_finite([g.data for _, g in leaf_grads]):
         # Replay with per-op checks to name the culprit (raises); fall through if it doesn't.
         reverse_walk(tensor, seed, create_graph, False, True, strict)
     for leaf, grad in leaf_grads:
         leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+
+
+def all_finite(arrays: Iterable[np.ndarray]) -> bool:
+    """True if no entry of any array is NaN or inf: one fast read pass, no temporaries.
+
+    A NaN or inf entry makes the dot product of an array with itself NaN or inf. The dot
+    product runs in BLAS, about twice as fast as ``sum`` and ``isfinite(...).all()``. A
+    finite array whose squares overflow also gives inf (silently): the caller's exact
+    check then finds nothing, so that only costs time.
+    """
+    with np.errstate(over="ignore"):
+        for array in arrays:
+            flat = array.reshape(-1)  # a view when the array is contiguous
+            if not np.isfinite(np.dot(flat, flat)):
+                return False
+    return True
 
 
 def _norm(t: Tensor | None) -> float | None:
