@@ -21,12 +21,15 @@ PyTorch is optional and not a dependency: run the script with an interpreter tha
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import gc
 import importlib.util
 import json
 import multiprocessing as mp
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -366,6 +369,37 @@ class Result:
     ratio: dict[str, float] = field(default_factory=dict)
     steps_per_block: int = 1
     repeats: int = 0
+    # minor page faults per step (fresh memory from the kernel); not known for torch's worker
+    faults: dict[str, float] = field(default_factory=dict)
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far: each is a page of fresh memory from the kernel.
+
+    glibc returns large freed blocks to the kernel and maps fresh zeroed pages for the next
+    large array, or keeps them, depending on the order of earlier allocations and frees.
+    At the middle and large sizes this alone moves a step by 10-30%, for numpy and
+    MyTorch alike, so the table prints it next to the times.
+    """
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def steady_malloc() -> bool:
+    """Make glibc keep freed memory (no trimming, large arrays from the heap); True if done.
+
+    Both implementations then reuse the same warm pages step after step, so the ratio
+    measures their work rather than which one the allocator happened to penalise.
+    """
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return False
+    libc = ctypes.CDLL(libc_name)
+    if not hasattr(libc, "mallopt"):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    ok_trim = libc.mallopt(m_trim_threshold, 1 << 30)
+    ok_mmap = libc.mallopt(m_mmap_threshold, 32 << 20)  # glibc's largest allowed value
+    return bool(ok_trim and ok_mmap)
 
 
 def time_block(impl, X, y, steps: int) -> float:
@@ -387,17 +421,22 @@ def bench(
     t_np = time_block(runners["numpy"], p.X, p.y, warmup)
     steps = max(1, int(block_s / t_np))
     samples: dict[str, list[float]] = {name: [] for name in runners}
+    faults = dict.fromkeys(runners, 0)
     names = list(runners)
     for rep in range(repeats):
         order = names if rep % 2 == 0 else names[::-1]  # alternate to cancel drift
         for name in order:
             gc.collect()
+            before = minor_faults()
             samples[name].append(time_block(runners[name], p.X, p.y, steps))
+            faults[name] += minor_faults() - before
     res = Result(
         p.widths, p.batch, np.dtype(p.dtype).name, goal, steps_per_block=steps, repeats=repeats
     )
     for name, ts in samples.items():
         res.ms[name] = 1e3 * statistics.median(ts)
+        if name != "torch":  # the torch worker's faults happen in its own process
+            res.faults[name] = faults[name] / (repeats * steps)
         if name != "numpy":
             res.ratio[name] = statistics.median(
                 t / t0 for t, t0 in zip(ts, samples["numpy"], strict=True)
@@ -464,7 +503,8 @@ def fmt_size(widths, batch) -> str:
 def print_table(results: list[Result]) -> None:
     head = (
         f"{'size':<24} {'dtype':<8} {'numpy ms':>9} {'mytorch ms':>11} {'torch ms':>9} "
-        f"{'mytorch/np':>11} {'torch/np':>9} {'mt/torch':>9} {'goal':>6}  ok"
+        f"{'mytorch/np':>11} {'torch/np':>9} {'mt/torch':>9} {'goal':>6}  ok  "
+        f"{'faults/step np':>14} {'mt':>6}"
     )
     print(head)
     print("-" * len(head))
@@ -477,7 +517,7 @@ def print_table(results: list[Result]) -> None:
         print(
             f"{fmt_size(r.widths, r.batch):<24} {r.dtype:<8} {r.ms['numpy']:9.3f} "
             f"{r.ms['mytorch']:11.3f} {tms} {r.ratio['mytorch']:11.2f} {trat} {vrat} "
-            f"{r.goal:6.2f}  {ok}"
+            f"{r.goal:6.2f}  {ok:<3} {r.faults['numpy']:14.0f} {r.faults['mytorch']:6.0f}"
         )
 
 
@@ -488,7 +528,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     ap.add_argument("--only", type=int, default=None, help="run only size number N (0, 1, 2)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument(
+        "--steady-malloc",
+        action="store_true",
+        help="glibc: keep freed memory in the process (no page faults from reallocation)",
+    )
     args = ap.parse_args(argv)
+    if args.steady_malloc and not steady_malloc():
+        ap.error("--steady-malloc needs glibc's mallopt (Linux)")
 
     have_torch = HAVE_TORCH and not args.no_torch
     impls: dict[str, Callable[[Problem], object]] = {"numpy": NumpyMLP, "mytorch": MyTorchMLP}
@@ -514,6 +561,7 @@ def _run(args: argparse.Namespace, impls: dict, worker: TorchWorker | None) -> i
     print(
         f"one step = forward + softmax cross-entropy + backward + SGD(lr={LR}); "
         f"median of {repeats} interleaved blocks"
+        + (", glibc malloc kept steady (--steady-malloc)" if args.steady_malloc else "")
     )
 
     sizes = SIZES if args.only is None else [SIZES[args.only]]

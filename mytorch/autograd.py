@@ -29,7 +29,8 @@ The built-in ops un-broadcast their own gradients, so they pass either way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -213,7 +214,7 @@ def seed_gradient(tensor: Tensor, out_grad: Any) -> Tensor:
                 f"backward() without an out_grad needs a scalar, but this tensor has shape "
                 f"{tensor.shape}. Pass out_grad (same shape) or reduce it first (.sum())."
             )
-        return Tensor._wrap(np.ones_like(tensor.data))
+        return Tensor._wrap(np.ones(tensor.shape, tensor.dtype))
     seed = out_grad if isinstance(out_grad, Tensor) else Tensor(out_grad, dtype=tensor.dtype)
     if seed.shape != tensor.shape:
         raise GradientError(
@@ -248,13 +249,27 @@ def backward(
     seed = seed_gradient(tensor, out_grad)
     strict = _ShapeMode.strict if strict_shapes is None else strict_shapes
     leaf_grads = reverse_walk(tensor, seed, create_graph, retain_grad, check_finite, strict)
-    # One read pass per gradient: any NaN or inf makes the sum NaN or inf. (A finite sum
-    # that overflows only triggers the exact replay, which then finds nothing.)
-    if not check_finite and not all(np.isfinite(g.data.sum()) for _, g in leaf_grads):
+    if not check_finite and not all_finite([g.data for _, g in leaf_grads]):
         # Replay with per-op checks to name the culprit (raises); fall through if it doesn't.
         reverse_walk(tensor, seed, create_graph, False, True, strict)
     for leaf, grad in leaf_grads:
         leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+
+
+def all_finite(arrays: Iterable[np.ndarray]) -> bool:
+    """True if no entry of any array is NaN or inf: one fast read pass, no temporaries.
+
+    A NaN or inf entry makes the dot product of an array with itself NaN or inf. The dot
+    product runs in BLAS, about twice as fast as ``sum`` and ``isfinite(...).all()``. A
+    finite array whose squares overflow also gives inf (silently): the caller's exact
+    check then finds nothing, so that only costs time.
+    """
+    with np.errstate(over="ignore"):
+        for array in arrays:
+            flat = array.reshape(-1)  # a view when the array is contiguous
+            if not math.isfinite(np.dot(flat, flat)):  # math: faster on one number
+                return False
+    return True
 
 
 def _norm(t: Tensor | None) -> float | None:

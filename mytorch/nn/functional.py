@@ -31,13 +31,12 @@ class SoftmaxCrossEntropy(Op):
                 f"got logits {logits.shape} and targets {self.targets.shape}"
             )
         rows = np.arange(logits.shape[0])
-        top = logits.max(axis=1, keepdims=True)
-        exps = np.exp(logits - top)
+        shifted = logits - logits.max(axis=1, keepdims=True)  # so that exp cannot overflow
+        exps = np.exp(shifted)
         totals = exps.sum(axis=1, keepdims=True)
         # Kept for the fast gradient below: softmax comes for free from the forward pass.
         self.probabilities = exps / totals
-        lse = np.log(totals[:, 0]) + top[:, 0]
-        losses = lse - logits[rows, self.targets]
+        losses = np.log(totals[:, 0]) - shifted[rows, self.targets]  # logsumexp(z) - z[y]
         return np.asarray(losses.sum() / len(losses), dtype=logits.dtype)  # the mean
 
     def _one_hot(self, logits: Tensor) -> Tensor:
