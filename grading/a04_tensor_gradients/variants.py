@@ -18,6 +18,20 @@ FD_MUL = """a, b = (t.data for t in node.inputs)
         return out_grad * Tensor(da), out_grad * Tensor(db)"""
 FD_TANH = """a, h = node.inputs[0].data, 1e-6
         return (out_grad * Tensor((self.compute(a + h) - self.compute(a - h)) / (2 * h)),)"""
+FD_MATMUL = """a, b = (t.data for t in node.inputs)
+        h = 1e-6
+
+        def numerical(x, index):
+            grad = np.zeros_like(x)
+            for k in np.ndindex(x.shape):
+                step = np.zeros_like(x)
+                step[k] = h
+                up = self.compute(*((a + step, b) if index == 0 else (a, b + step)))
+                down = self.compute(*((a - step, b) if index == 0 else (a, b - step)))
+                grad[k] = np.sum(out_grad.data * (up - down)) / (2 * h)
+            return Tensor(grad)
+
+        return numerical(a, 0), numerical(b, 1)"""
 
 VARIANTS = {
     "elementwise_ops": {
@@ -55,6 +69,7 @@ VARIANTS = {
         "wrong_order": {MATMUL: "return b.T @ out_grad, out_grad @ a.T"},
         "returns_ones": {MATMUL: "return Tensor(np.ones(a.shape)), Tensor(np.ones(b.shape))"},
         "ignores_out_grad": {MATMUL: f"return {ONES} @ b.T, a.T @ {ONES}"},
+        "finite_differences": {f"a, b = node.inputs\n        {MATMUL}": FD_MATMUL},
     },
     "batched_matmul": {
         "no_batch_sum": {BATCHED: "return grad_a, grad_b"},
