@@ -333,3 +333,26 @@ def test_backprop_worked_examples_reproduce_the_seeds() -> None:
     y, d1, d2 = ns["log_example_backward"](2.0, 5.0)
     assert (round(y, 3), d1, round(d2, 3)) == (11.652, 5.5, 1.716)
     assert ns["add_mul_backward"](-2.0, 5.0, -4.0) == (-12.0, -4.0, -4.0, 3.0)
+
+
+def test_tensor_gradients_worked_examples_reproduce_the_seeds() -> None:
+    """The batched product (5, 10, 20) @ (20, 30) sums B's gradient over the batch; y^T x,
+    ||x||^2 as a split and a dot, and W x with e = ones give y, 2x and (e x^T, W^T e)."""
+    ns = solution_namespace("04-tensor-gradients")
+    tensor, rng = ns["Tensor"], np.random.default_rng(7)
+    a, b, g = rng.normal(size=(5, 10, 20)), rng.normal(size=(20, 30)), rng.normal(size=(5, 10, 30))
+    op = ns["BatchedMatMul"]()
+    node = op(tensor(a, requires_grad=True), tensor(b, requires_grad=True))
+    grad_a, grad_b = (t.data for t in op.gradient(tensor(g), node))
+    assert grad_a.shape == (5, 10, 20) and grad_b.shape == (20, 30)
+    assert np.allclose(grad_b, sum(a[i].T @ g[i] for i in range(5)))
+    assert np.allclose(grad_a, np.stack([g[i] @ b.T for i in range(5)]))
+    x, y = np.array([1.0, -2.0, 3.0]), np.array([0.5, 4.0, -1.0])
+    assert [v.tolist() for v in ns["dot_backward"](x, y, 1.0)] == [y.tolist(), x.tolist()]
+    assert ns["square_norm_backward"](x, 1.0).tolist() == [2.0, -4.0, 6.0]
+    w = np.array([[1.0, 0.0, 2.0], [-1.0, 3.0, 1.0]])
+    grad_w, grad_x = ns["matvec_backward"](w, x, np.ones(2))
+    assert grad_w.tolist() == [x.tolist(), x.tolist()] and grad_x.tolist() == [0.0, 3.0, 3.0]
+    p = np.exp([1.0, 2.0, 3.0]) / np.sum(np.exp([1.0, 2.0, 3.0]))
+    jac = ns["softmax_jacobian"](np.array([1.0, 2.0, 3.0]))
+    assert np.allclose(jac, [[p[i] * ((i == j) - p[j]) for j in range(3)] for i in range(3)])
