@@ -344,11 +344,20 @@ class Run:
 
 
 MODES = ["sandbox", "off"]
+_RUNS: dict[str, Run] = {}  # one grading run per mode, however the tests are ordered
 
 
 @pytest.fixture(scope="module", params=MODES)
 def attacked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    # xdist may interleave the modes' tests, which would tear a module fixture down and
+    # grade again; the runs are kept here instead.
     mode = request.param
+    if mode not in _RUNS:
+        _RUNS[mode] = _grade_attacks(mode, tmp_path_factory)
+    return _RUNS[mode]
+
+
+def _grade_attacks(mode: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
     if mode == "sandbox" and not SUPPORTED:
         pytest.skip(f"sandbox unavailable here ({WHY}); the 'off' mode runs instead")
     base = tmp_path_factory.mktemp(f"attacks-{mode}")
