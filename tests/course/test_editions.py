@@ -206,14 +206,23 @@ def test_released_notebook_runs_top_to_bottom_against_its_edition(aid, tmp_path)
 DELEGATING = {
     "01-derivatives": {
         "central_difference-solution": """
+import mytorch
+
+
 def central_difference(f, x, h=1e-6):
     return mytorch.numerical_gradient(lambda v: float(np.sum(f(v))), np.array(x, dtype=float), h)
 """,
         "numerical_gradient-solution": """
+import mytorch
+
+
 def numerical_gradient(f, x, h=1e-5):
     return mytorch.numerical_gradient(f, x, h)
 """,
         "analytic_derivatives-solution": """
+import mytorch
+
+
 def d_cube(x):
     t = mytorch.Tensor(np.array(x, dtype=float), requires_grad=True)
     (t * t * t).sum().backward()
@@ -226,6 +235,9 @@ def d_wiggle(x):
     return t.grad.data
 """,
         "grad_check-solution": """
+import mytorch
+
+
 def grad_check(f, grad_f, x, h=1e-5):
     numerical = mytorch.numerical_gradient(f, x, h)
     analytic = np.asarray(grad_f(x), dtype=float)
@@ -233,6 +245,9 @@ def grad_check(f, grad_f, x, h=1e-5):
     return float(np.max(np.abs(analytic - numerical) / scale))
 """,
         "gradient_descent-solution": """
+import mytorch
+
+
 def gradient_descent(grad_f, x0, lr, n_steps):
     p = mytorch.Tensor(np.array(x0, dtype=float))
     optimizer = mytorch.optim.SGD([p], lr=lr)
