@@ -37,7 +37,7 @@ VARIANTS = {
         "no_restore": {"        x[idx] = original\n        grad": "        grad"},
         "first_axis_only": {"np.ndindex(x.shape)": "range(len(x))"},
         "off_by_1pct": {"grad[idx] = (": "grad[idx] = 1.01 * ("},
-        "library_gradient": {"    grad = np.zeros(x.shape, dtype=np.float64)\n": "    return mytorch.numerical_gradient(f, x, h)\n"},
+        "library_gradient": {"    grad = np.zeros(x.shape, dtype=np.float64)\n": "    import mytorch\n\n    return mytorch.numerical_gradient(f, x, h)\n"},
         "wasteful_evaluations": {"original = x[idx]\n": "original = x[idx]\n        f(x)\n        f(x)\n"},
     },
     "analytic_derivatives": {
@@ -47,7 +47,7 @@ VARIANTS = {
             CUBE: FD_CUBE.format(h="1e-5 * np.maximum(1.0, np.abs(x))"),
             WIGGLE: FD_WIGGLE.format(h="1e-6 / np.maximum(1.0, np.abs(x))"),
         },
-        "engine_derivatives": {CUBE: "t = mytorch.Tensor(x, requires_grad=True)\n    (t**3).sum().backward()\n    return t.grad.data"},
+        "engine_derivatives": {CUBE: "import mytorch\n\n    t = mytorch.Tensor(x, requires_grad=True)\n    (t**3).sum().backward()\n    return t.grad.data"},
         "forgets_chain_rule": {"+ 2.0 * x**2 * np.cos": "+ x * np.cos"},
         "forgets_product_rule": {"np.sin(x**2) + 2.0": "2.0"},
         "off_by_1pct": {"3.0 * x**2": "3.03 * x**2"},

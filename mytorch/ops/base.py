@@ -117,6 +117,7 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     Broadcasting copies an input along new or length-1 axes; the adjoint of a copy is a
     sum. Built from differentiable ops, so it also works while gradients are recorded.
     """
+    # BEGIN EXERCISE 04-tensor-gradients unbroadcast
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
@@ -127,3 +128,4 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     if stretched:  # axes of length 1 that broadcasting stretched: sum, keep the 1
         grad = grad.sum(axis=stretched, keepdims=True)
     return grad
+    # END EXERCISE
