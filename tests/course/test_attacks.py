@@ -22,9 +22,11 @@ student editions and the gradient witness (other branches): their test runs only
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import os
+import pickle
 import shutil
 import time
 import uuid
@@ -344,17 +346,24 @@ class Run:
 
 
 MODES = ["sandbox", "off"]
-_RUNS: dict[str, Run] = {}  # one grading run per mode, however the tests are ordered
 
 
 @pytest.fixture(scope="module", params=MODES)
 def attacked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    # xdist may interleave the modes' tests, which would tear a module fixture down and
-    # grade again; the runs are kept here instead.
+    """One grading run per mode, shared by every test and every xdist worker (xdist may
+    spread the tests over workers or interleave the modes, which would grade again)."""
     mode = request.param
-    if mode not in _RUNS:
-        _RUNS[mode] = _grade_attacks(mode, tmp_path_factory)
-    return _RUNS[mode]
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # this session's folder, common to its workers
+    with open(shared / f"attacks-{mode}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        saved = shared / f"attacks-{mode}.pickle"
+        if saved.is_file():
+            return pickle.loads(saved.read_bytes())
+        result = _grade_attacks(mode, tmp_path_factory)
+        saved.write_bytes(pickle.dumps(result))
+        return result
 
 
 def _grade_attacks(mode: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
