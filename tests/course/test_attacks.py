@@ -14,9 +14,9 @@ the attacks on others) and the release, so the suite costs one autograde run per
 Every test checks that the attackers earned nothing they did not do and that the honest
 students' scores and feedback are exactly those of an honest run.
 
-A new attack is one line in :data:`ATTACKS`. :data:`DELEGATION_ATTACKS` need the answer-free
-student editions and the gradient witness (other branches): their test runs only with
-``MYTORCH_DELEGATION_ATTACKS=1`` (or when :data:`DELEGATION_ENABLED` is set to True).
+A new attack is one line in :data:`ATTACKS` (or :data:`DELEGATION_ATTACKS`, for work handed
+to the library: the answer-free student editions, the forbidden names of parts done by hand
+and the gradient's own derivative make those score 0).
 """
 
 from __future__ import annotations
@@ -251,7 +251,6 @@ ATTACKS: list[Attack] = [
 
 # Delegation to the library and numeric tricks: they need the answer-free student editions
 # and the gradient-of-gradient witness (other branches). Switch on after merging them.
-DELEGATION_ENABLED = os.environ.get("MYTORCH_DELEGATION_ATTACKS") == "1"
 ENGINE_BACKWARD = """\
 from mytorch import Tensor
 def circuit_backward(x, y, z, w, dout=1.0):
@@ -529,11 +528,6 @@ def test_nothing_outlives_a_sandboxed_run(attacked: Run) -> None:
 # --------------------------------------------------------------------------- delegation
 
 
-@pytest.mark.skipif(
-    not DELEGATION_ENABLED,
-    reason="needs the answer-free student editions and the gradient witness; "
-    "run with MYTORCH_DELEGATION_ATTACKS=1",
-)
 def test_delegating_to_the_library_scores_zero(tmp_path: Path) -> None:
     aids = sorted({aid for aid, _ in DELEGATION_ATTACKS})
     subs: dict[tuple[str, str], dict] = {}

@@ -111,15 +111,19 @@ for op, args in [(mt.ops.Mul(), (2.0, 3.0)), (mt.ops.Div(), (2.0, 3.0)),
             lambda: op.tangent(tuple(Tensor(1.0) for _ in args), node))
 print(json.dumps(results))
 """
+# The assignments that ask for each piece: it is left out while any of them is open.
 OWNERS = {
-    "numerical_gradient": "01-derivatives",
-    "SGD.step": "01-derivatives",
-    "recording": "03-engine",
-    "MemoryBuffer": "03-engine",
-    **{f"{op}.gradient": "02-backprop" for op in ("Mul", "Div", "Maximum", "Sigmoid")},
-    **{f"{op}.gradient": "04-tensor-gradients" for op in ("Add", "Tanh")},
+    "numerical_gradient": ("01-derivatives",),
+    "SGD.step": ("01-derivatives",),
+    "recording": ("03-engine",),
+    "MemoryBuffer": ("03-engine",),
     **{
-        f"{op}.tangent": "06-beyond-backprop"
+        f"{op}.gradient": ("02-backprop", "04-tensor-gradients")
+        for op in ("Mul", "Div", "Maximum", "Sigmoid")
+    },
+    **{f"{op}.gradient": ("04-tensor-gradients",) for op in ("Add", "Tanh")},
+    **{
+        f"{op}.tangent": ("06-beyond-backprop",)
         for op in ("Mul", "Div", "Maximum", "Sigmoid", "Add", "Tanh")
     },
 }
@@ -131,10 +135,12 @@ def test_the_edition_imports_and_each_stripped_piece_names_its_assignment(editio
     assert result.returncode == 0, result.stderr
     said = json.loads(result.stdout)
     assert set(said) == set(OWNERS)
-    for name, owner in OWNERS.items():
-        if owner < aid:
-            assert said[name] is None, f"{name} (closed, {owner}) fails in edition {aid}"
+    for name, owners in OWNERS.items():
+        still_open = [o for o in owners if o >= aid]
+        if not still_open:
+            assert said[name] is None, f"{name} (closed, {owners}) fails in edition {aid}"
         else:
+            owner = still_open[0]
             assert said[name] == exercise_message(owner, aid), (name, said[name])
             assert said[name].startswith(f"This is an exercise of assignment {owner}")
 
@@ -317,6 +323,108 @@ def backward_pass(graph, order, values, output, seed=1.0):
             made[name] = gates[op](*[made[p] for p in parents])
     made[output].backward(np.array(seed), retain_grad=True)
     return {n: 0.0 if t.grad is None else t.grad.item() for n, t in made.items()}
+""",
+    },
+    "04-tensor-gradients": {
+        "elementwise_ops-solution": """
+class Add(mytorch.ops.Add):
+    pass
+
+
+class Mul(mytorch.ops.Mul):
+    pass
+
+
+class Div(mytorch.ops.Div):
+    pass
+
+
+class Pow(mytorch.ops.Pow):
+    pass
+""",
+        "unary_ops-solution": """
+class PowerScalar(mytorch.ops.PowerScalar):
+    pass
+
+
+class Exp(mytorch.ops.Exp):
+    pass
+
+
+class Log(mytorch.ops.Log):
+    pass
+
+
+class Tanh(mytorch.ops.Tanh):
+    pass
+
+
+class ReLU(mytorch.ops.ReLU):
+    pass
+""",
+        "shape_ops-solution": """
+class Sum(mytorch.ops.Sum):
+    pass
+
+
+class Reshape(mytorch.ops.Reshape):
+    pass
+
+
+class Transpose(mytorch.ops.Transpose):
+    pass
+""",
+        "unbroadcast-solution": """
+def unbroadcast(grad, shape):
+    return mytorch.unbroadcast(grad, shape)
+
+
+class BroadcastTo(mytorch.ops.BroadcastTo):
+    pass
+""",
+        "matmul-solution": """
+class MatMul(mytorch.ops.MatMul):
+    pass
+""",
+        "batched_matmul-solution": """
+def sum_over_batch(grad, shape):
+    return mytorch.unbroadcast(grad, shape)
+
+
+class BatchedMatMul(mytorch.ops.MatMul):
+    pass
+""",
+        "vector_rules-solution": """
+def _engine_gradients(f, *arrays, out_grad):
+    inputs = [mytorch.Tensor(np.array(a, dtype=float), requires_grad=True) for a in arrays]
+    f(*inputs).backward(np.array(out_grad, dtype=float))
+    return tuple(t.grad.data for t in inputs)
+
+
+def dot_backward(x, y, out_grad):
+    return _engine_gradients(lambda a, b: (a * b).sum(), x, y, out_grad=out_grad)
+
+
+def square_norm_backward(x, out_grad):
+    return _engine_gradients(lambda a: (a * a).sum(), x, out_grad=out_grad)[0]
+
+
+def matvec_backward(W, x, out_grad):
+    return _engine_gradients(lambda w, v: w @ v, W, x, out_grad=out_grad)
+""",
+        "jacobian_vjp-solution": """
+def jacobian_from_vjp(vjp, out_size):
+    return np.array([vjp(unit) for unit in np.eye(out_size)])
+
+
+def softmax_jacobian(z):
+    return mytorch.jacobian(mytorch.softmax, np.asarray(z, dtype=float)).data
+
+
+def softmax_backward(z, out_grad):
+    t = mytorch.Tensor(np.array(z, dtype=float), requires_grad=True)
+    mytorch.softmax(t).backward(np.array(out_grad, dtype=float))
+    return t.grad.data
 """,
     },
 }
