@@ -1,6 +1,9 @@
 """The real assignments through real nbgrader: every assignment in solutions/ that has a
 grading folder. One parallel batch per assignment: the solutions, the untouched release, a
-tampering notebook and every known-wrong variant from grading/a<id>/variants.py."""
+tampering notebook and known-wrong variants from grading/a<id>/variants.py: the first of
+each part and every one whose verdict must give a declared reason (those depend on the
+student edition and the kernel). Every variant is graded in-process by test_assignments.py,
+with the same runner and probes; running all of them through nbgrader too cost minutes."""
 
 from __future__ import annotations
 
@@ -44,7 +47,11 @@ def graded(request, tmp_path_factory: pytest.TempPathFactory):
         "release": samples.release_notebooks(root, aid),
         "tampering": samples.tampering(root, aid),
     }
+    reasons, parts_seen = variant_reasons(REPO / "grading", aid), set()
     for part, variant in samples.variant_sources(root, aid):
+        if part in parts_seen and variant not in reasons:
+            continue
+        parts_seen.add(part)
         cases[f"mutant--{part}--{variant}"] = samples.with_variant(root, aid, part, variant)
     work = tmp_path_factory.mktemp(f"work-{aid}")
     results = grade_notebooks(
