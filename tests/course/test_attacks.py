@@ -93,7 +93,7 @@ import builtins, json
 _print = builtins.print
 def _forged(*args, **kwargs):  # the probe cell prints through builtins.print
     cell = get_ipython().user_ns["In"][-1]  # the running cell: the probe emitter
-    if args and args[0] == "MYTORCH-PROBE" and "'gate_examples'" in cell:
+    if args and args[0] == "MYTORCH-PROBE" and "'multiply_divide_ops'" in cell:
         n = len(json.loads(args[2]))
         args = (args[0], args[1], json.dumps([[6.0, 1.0, 2.0, 3.0, 0.0]] * n))
     return _print(*args, **kwargs)
@@ -104,7 +104,7 @@ FORGE_NONCE = """\
 import re
 def _before(info):  # the probe cell's source (In[-1]) holds the nonce: print a line first
     nonce = re.search(r"MYTORCH-PROBE', '([0-9a-f]+)'", info.raw_cell or "")
-    if nonce and "'branching_examples'" in info.raw_cell:
+    if nonce and "'sigmoid_op'" in info.raw_cell:
         print("MYTORCH-PROBE", nonce.group(1), "[]")
 get_ipython().events.register("pre_run_cell", _before)
 """
@@ -240,8 +240,11 @@ ATTACKS: list[Attack] = [
     Attack("corrupt own autograded notebook", "a0-vandal", "topological_order", CORRUPT_OWN),
     Attack("process edits exports, backdoor", "a0-vandal", "backward_pass", LINGER, **NEED),
     # forging the result line: worth exactly what the student's own code computes
-    Attack("patch print to rewrite the result line", "a1-forger", "gate_examples", FORGE_PRINT),
-    Attack("print a line with In[-1]'s nonce", "a1-forger", "branching_examples", FORGE_NONCE),
+    # (on parts without forbidden names, which would be reported before the forgery)
+    Attack(
+        "patch print to rewrite the result line", "a1-forger", "multiply_divide_ops", FORGE_PRINT
+    ),
+    Attack("print a line with In[-1]'s nonce", "a1-forger", "sigmoid_op", FORGE_NONCE),
     Attack("20 MB output line, raw <script>", "a1-forger", "backward_pass", FLOOD, **KEEP),
     # reading what is not theirs, and resource abuse: only the sandbox stops these
     Attack("read solutions and grading files", "a1-thief", "gate_examples", READ_FILES, **NEED),
@@ -468,8 +471,8 @@ def test_each_attacker_earns_only_what_it_did(attacked: Run) -> None:
 
 def test_forged_result_lines_are_rejected_with_a_reason(attacked: Run) -> None:
     reasons = {p.part: p.reason for p in attacked.results["a1-forger"].parts}
-    assert "more than once" in reasons["branching_examples"]
-    assert "raised" in reasons["gate_examples"] or "failed" in reasons["gate_examples"]
+    assert "more than once" in reasons["sigmoid_op"]
+    assert "raised" in reasons["multiply_divide_ops"] or "failed" in reasons["multiply_divide_ops"]
 
 
 def test_grading_files_are_unchanged_or_restored_and_reported(attacked: Run) -> None:
