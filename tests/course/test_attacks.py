@@ -546,3 +546,42 @@ def test_delegating_to_the_library_scores_zero(tmp_path: Path) -> None:
         for student in HONEST:
             assert _scores(results[(student, aid)]) == _full(results[(student, aid)])
     shutil.rmtree(tmp_path / "work", ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- plain nbgrader
+
+
+def test_the_plain_nbgrader_cli_gives_the_attackers_nothing(tmp_path: Path) -> None:
+    """The README's plain sequence (`nbgrader generate_assignment`, then `nbgrader autograde`)
+    on the same attackers: nbgrader_config.py puts every kernel in the sandbox, so the scores
+    nbgrader writes to its gradebook are those each attacker earned, and nobody else's move."""
+    if not SUPPORTED:
+        pytest.skip(f"sandbox unavailable here ({WHY}): the plain CLI is unprotected (README)")
+    from nbgrader.api import Gradebook
+
+    from mytorch_course.collect import place_submission
+    from mytorch_course.nbgrader_process import nbgrader
+
+    course = copy_course(REPO, tmp_path / "course")
+    places = {"@WORK@": str(course), "@ROOT@": str(course), "@REPO@": str(REPO)}
+    places |= {"@EXPORTS@": str(tmp_path / "exports"), "@VICTIM@": "z-honest"}
+    places["@MARKER@"] = f"mytorch-attack-{uuid.uuid4().hex[:12]}"
+    for (student, aid), notebooks in _submissions(course, AID, ATTACKS, places).items():
+        place_submission(course, student, aid, notebooks)
+    for args in (["generate_assignment", AID], ["autograde", AID]):
+        done = nbgrader(args, course, timeout=1200)
+        assert done.returncode == 0, done.stdout[-3000:]
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        got = {
+            s.id: {g.name: g.score for g in gb.find_submission_notebook(AID, AID, s.id).grades}
+            for s in gb.students
+        }
+        full = {c.name: c.max_score for c in gb.find_notebook(AID, AID).grade_cells}
+    assert set(got) == {a.student for a in ATTACKS} | set(HONEST) | {RELEASE}
+    assert sum(full.values()) == 105
+    attacked = {(a.student, a.part): a.expected for a in ATTACKS}
+    for student, scores in got.items():
+        want = {p: m * attacked.get((student, p), 0.0 if student == RELEASE else 1.0)
+                for p, m in full.items()}  # fmt: skip
+        assert scores == want, (student, scores)
+    assert processes_with(places["@MARKER@"]) == []
