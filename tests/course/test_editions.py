@@ -8,13 +8,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from test_student_edition import run_in
 
 from mytorch_course.course_dir import assignment_ids, release_notebooks
 from mytorch_course.figures import FIGURES, render_figures
@@ -52,17 +51,6 @@ def edition(request, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Pat
     folder = tmp_path_factory.mktemp(f"edition-{request.param}")
     build_student_edition(folder, request.param)
     return request.param, folder
-
-
-def run_in(edition: Path, code: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=edition,
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(edition), "PATH": "/usr/bin:/bin"},
-        timeout=120,
-    )
 
 
 def test_no_open_exercise_survives_in_the_edition(edition) -> None:
