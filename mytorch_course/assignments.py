@@ -10,6 +10,7 @@ known-wrong variants as small patches against the part's solution cell, and opti
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import importlib.abc
@@ -126,13 +127,30 @@ def variant_reasons(grading_dir: str | os.PathLike[str], assignment_id: str) -> 
     return dict(getattr(module, "REASONS", {})) if module else {}
 
 
-def driver_source(part: Part) -> str:
-    """The source of the module that holds ``part.driver`` (what the kernel executes)."""
+def driver_sources(part: Part) -> list[str]:
+    """The sources the kernel executes, in order, to define ``part.driver``: each grading
+    module its drivers module imports relatively (the kernel has no grading package), then
+    the drivers module itself with those imports blanked out (line numbers kept)."""
     name = part.driver.__module__
+    source = _loaded_source(name)
+    lines = source.splitlines(keepends=True)
+    shipped = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            relative = "." * node.level + (node.module or "")
+            package = name.rpartition(".")[0]
+            shipped.append(_loaded_source(importlib.util.resolve_name(relative, package)))
+            for i in range(node.lineno - 1, node.end_lineno or node.lineno):
+                lines[i] = "\n"
+    return [*shipped, "".join(lines)]
+
+
+def _loaded_source(module_name: str) -> str:
+    """A grading module's source: the bytes loaded, not what is on disk now."""
     for finder in _finders.values():
-        if (source := finder.source(name)) is not None:
-            return source  # the bytes loaded, not what is on disk now
-    return inspect.getsource(sys.modules[name])
+        if (source := finder.source(module_name)) is not None:
+            return source
+    return inspect.getsource(sys.modules[module_name])
 
 
 def apply_patch(source: str, patch: Patch) -> str:

@@ -168,6 +168,8 @@ def check_one(part: Part, probe: Probe, got: Any) -> str | None:
 
 def _second_order(part: Part, probe: Probe, got: dict) -> str | None:
     witness = part.second_order(probe)
+    if not witness:  # this probe has no gradient() of the student's to differentiate
+        return None
     scale = max(float(np.max(np.abs(v), initial=0.0)) for v in witness.values())
     for key, expected in witness.items():
         if key not in got:

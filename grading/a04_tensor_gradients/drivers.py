@@ -14,6 +14,8 @@ import numpy as np
 
 import mytorch
 
+from ..shared_drivers import gradient_derivative
+
 GRADIENT_NAMES = ("gradient of a", "gradient of b")
 
 
@@ -28,8 +30,10 @@ def _param(value: Any) -> Any:
 
 
 def op_gradient(probe: dict, student: Mapping[str, Any]) -> dict:
-    """``cls(**params)`` applied to the inputs, then its ``gradient(out_grad, node)``."""
-    op = student[probe["cls"]](**{k: _param(v) for k, v in probe["params"].items()})
+    """``cls(**params)`` applied to the inputs, then its ``gradient(out_grad, node)``, and
+    that gradient's derivative along the probe's direction (built from Tensor operations?)."""
+    params = {k: _param(v) for k, v in probe["params"].items()}
+    op = student[probe["cls"]](**params)
     inputs = [
         mytorch.Tensor(np.array(x, dtype=np.float64), requires_grad=True) for x in probe["inputs"]
     ]
@@ -40,7 +44,8 @@ def op_gradient(probe: dict, student: Mapping[str, Any]) -> dict:
     result = {"forward value": _array(node)}
     for name, grad in zip(GRADIENT_NAMES, grads, strict=False):
         result[name] = None if grad is None else _array(grad)
-    return result
+    make_op = lambda: student[probe["cls"]](**params)  # noqa: E731
+    return result | gradient_derivative(make_op, probe["inputs"], probe["g"], probe["direction"])
 
 
 def unbroadcast(probe: dict, student: Mapping[str, Any]) -> dict:

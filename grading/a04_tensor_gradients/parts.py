@@ -25,7 +25,7 @@ from mytorch_course.catalogue import (
     unbroadcast,
 )
 from mytorch_course.checks import describe
-from mytorch_course.numeric import central_difference
+from mytorch_course.numeric import central_difference, directional_difference
 from mytorch_course.runner import Part
 
 from . import drivers
@@ -53,12 +53,15 @@ def _gradients(p: dict, vjp: Callable) -> dict:
 
 def op_probe(op: str, case: Case, rng: np.random.Generator, cls: str = "") -> dict:
     out = RULES[op].forward(*case.inputs, **case.params)
+    g = nonzero(rng, out.shape)  # a random upstream gradient, never all ones
     return {
         "op": op,
         "cls": cls or RULES[op].op_class,  # the student's class, named as the engine's
         "inputs": [x.tolist() for x in case.inputs],
         "params": dict(case.params),
-        "g": nonzero(rng, out.shape).tolist(),  # a random upstream gradient, never all ones
+        "g": g.tolist(),
+        # the direction the gradient's own derivative is taken along: inputs, then g
+        "direction": [rng.normal(size=np.shape(x)).tolist() for x in (*case.inputs, g)],
     }
 
 
@@ -71,6 +74,19 @@ def op_witness(p: dict) -> dict:
     rule, params = RULES[p["op"]], _params(p)
     fd = central_difference(lambda *xs: rule.forward(*xs, **params), _inputs(p), p["g"])
     return dict(zip(GRADIENTS, fd, strict=False))
+
+
+def op_second_order(p: dict) -> dict:
+    """Finite differences of the reference gradient along the probe's direction."""
+    vjp, params = RULES[p["op"]].vjp, _params(p)
+    xs = [np.array(p["g"], dtype=np.float64), *_inputs(p)]  # vjp's argument order
+    direction = [np.array(d) for d in (p["direction"][-1], *p["direction"][:-1])]
+    return {
+        f"d({name}) along a random direction": directional_difference(
+            lambda *args, i=i: vjp(*args, **params)[i], xs, direction
+        )
+        for i, name in enumerate(GRADIENTS[: len(p["inputs"])])
+    }
 
 
 def op_label(p: dict) -> str:
@@ -124,6 +140,7 @@ def op_part(
     return Part(
         points, probes, drivers.op_gradient, op_label, op_expected, witness=op_witness,
         mistakes=op_mistakes(ops, skip), tolerance=op_tolerance, seed=seed, title=title,
+        second_order=op_second_order,
     )  # fmt: skip
 
 
@@ -429,6 +446,7 @@ PARTS: dict[str, Part] = {
     "unbroadcast": Part(
         15, unbroadcast_probes, drivers.unbroadcast, unbroadcast_label, unbroadcast_expected,
         witness=unbroadcast_witness, mistakes=UNBROADCAST_MISTAKES, seed=404,
+        second_order=lambda p: op_second_order(p) if p["kind"] == "op" else {},
         tolerance=lambda p: op_tolerance(p) if p["kind"] == "op" else (1e-12, 1e-12),
         title="unbroadcast / BroadcastTo"),
     "matmul": op_part(["matmul"], matmul_2d_cases, 15, 405, "MatMul", skip=("no_batch_sum",)),

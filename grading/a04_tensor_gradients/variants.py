@@ -33,6 +33,11 @@ FD_MATMUL = """a, b = (t.data for t in node.inputs)
 
         return numerical(a, 0), numerical(b, 1)"""
 
+# Right values, but computed in numpy and wrapped in a fresh Tensor: not differentiable again.
+NOT_BUILT = "not built from Tensor operations"
+# The reason a variant's verdict must give (default: "k of n test cases failed").
+REASONS = {"numpy_then_wrapped": NOT_BUILT, "complex_step": NOT_BUILT}
+
 VARIANTS = {
     "elementwise_ops": {
         "returns_ones": {MUL: "return out_grad * 0.0 + 1.0, out_grad * 0.0 + 1.0"},
@@ -41,6 +46,7 @@ VARIANTS = {
         "div_sign_flip": {"-out_grad * node / b": "out_grad * node / b"},
         "pow_forgot_log": {"out_grad * node * a.log()": "out_grad * node"},
         "finite_differences": {f"a, b = node.inputs\n        {MUL}": FD_MUL},
+        "numpy_then_wrapped": {MUL: "return Tensor(out_grad.data * b.data), Tensor(out_grad.data * a.data)"},
     },
     "unary_ops": {
         "returns_ones": {"return (out_grad * node,)": "return (out_grad * 0.0 + 1.0,)"},
@@ -50,6 +56,8 @@ VARIANTS = {
         "power_exponent_not_lowered": {"a ** (p - 1)": "a**p"},
         "log_multiplies": {"return (out_grad / node.inputs[0],)": "return (out_grad * node.inputs[0],)"},
         "finite_differences": {TANH: FD_TANH},
+        "numpy_then_wrapped": {TANH: "return (Tensor(out_grad.data * (1.0 - node.data**2)),)"},
+        "complex_step": {TANH: "a = node.inputs[0].data\n        return (out_grad * Tensor(np.imag(self.compute(a + 1e-30j)) / 1e-30),)"},
     },
     "shape_ops": {
         "returns_ones": {SUM: f"return ({ONES.replace('node.shape', 'shape')},)"},
@@ -57,12 +65,14 @@ VARIANTS = {
         "reshape_forgot": {"return (out_grad.reshape(node.inputs[0].shape),)": "return (out_grad,)"},
         "transpose_same_permutation": {"out_grad.permute(*[int(i) for i in inverse])": "out_grad.permute(*self.axes)"},
         "transpose_negative_axes": {"[axis % out_grad.ndim for axis in self.axes]": "self.axes"},
+        "numpy_then_wrapped": {SUM: "return (Tensor(np.broadcast_to(out_grad.data.reshape(with_ones), shape).copy()),)"},
     },
     "unbroadcast": {
         "no_unbroadcast": {"    added = grad.ndim - len(shape)\n": "    return grad\n"},
         "forgot_stretched_axes": {"    if stretched:": "    if False:"},
         "sums_trailing_axes": {"grad.sum(axis=tuple(range(added)))": "grad.sum(axis=tuple(range(len(shape), grad.ndim)))"},
         "returns_ones": {"return (unbroadcast(out_grad, node.inputs[0].shape),)": "return (Tensor(np.ones(node.inputs[0].shape)),)"},
+        "numpy_then_wrapped": {"return (unbroadcast(out_grad, node.inputs[0].shape),)": "return (Tensor(unbroadcast(out_grad, node.inputs[0].shape).data),)"},
     },
     "matmul": {
         "forgot_transpose": {MATMUL: "return out_grad @ b, a @ out_grad"},
@@ -70,12 +80,14 @@ VARIANTS = {
         "returns_ones": {MATMUL: "return Tensor(np.ones(a.shape)), Tensor(np.ones(b.shape))"},
         "ignores_out_grad": {MATMUL: f"return {ONES} @ b.T, a.T @ {ONES}"},
         "finite_differences": {f"a, b = node.inputs\n        {MATMUL}": FD_MATMUL},
+        "numpy_then_wrapped": {MATMUL: "return Tensor(out_grad.data @ b.data.T), Tensor(a.data.T @ out_grad.data)"},
     },
     "batched_matmul": {
         "no_batch_sum": {BATCHED: "return grad_a, grad_b"},
         "transposes_every_axis": {"out_grad @ b.transpose(-1, -2)": "out_grad @ b.T", "a.transpose(-1, -2) @ out_grad": "a.T @ out_grad"},
         "sums_wrong_axis": {"grad = grad.sum(axis=0)": "grad = grad.sum(axis=-1)"},
         "returns_ones": {BATCHED: "return Tensor(np.ones(a.shape)), Tensor(np.ones(b.shape))"},
+        "numpy_then_wrapped": {BATCHED: "return Tensor(sum_over_batch(grad_a, a.shape).data), Tensor(sum_over_batch(grad_b, b.shape).data)"},
     },
     "vector_rules": {
         "returns_ones": {"return out_grad * y, out_grad * x": "return np.ones_like(x), np.ones_like(y)"},

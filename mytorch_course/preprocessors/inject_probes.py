@@ -23,7 +23,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Unicode, default
 
-from ..assignments import driver_source, load_parts
+from ..assignments import driver_sources, load_parts
 from ..notebook import is_graded_code, nbgrader_meta, solution_cell_for
 
 MARKER = "MYTORCH-PROBE"
@@ -48,7 +48,8 @@ def _mytorch_probe_cell():
     probes = json.loads({probes!r})
     student = B.dict(B.globals())
     drivers = {{"__name__": "grader_drivers"}}
-    B.exec(B.compile({drivers!r}, "<grader driver>", "exec"), drivers)
+    for source in {drivers!r}:
+        B.exec(B.compile(source, "<grader driver>", "exec"), drivers)
     driver = drivers[{driver!r}]
 
     def run(probe):
@@ -183,7 +184,7 @@ class InjectProbes(NbGraderPreprocessor):
             cell.source = _EMITTER.format(
                 grade_id=grade_id,
                 probes=json.dumps(probes),
-                drivers=driver_source(part),
+                drivers=driver_sources(part),
                 driver=part.driver.__name__,
                 budget=budget,
                 per_probe=min(self.per_probe_timeout, budget),

@@ -24,7 +24,7 @@ import pytest
 
 from mytorch_course.assignments import (
     apply_patch,
-    driver_source,
+    driver_sources,
     load_parts,
     load_variants,
     variant_reasons,
@@ -90,7 +90,8 @@ def run_notebook(
 def results_of(part: Part, probes: list, namespace: dict) -> list:
     """What the probe cell would emit: the driver, shipped as source, run on every probe."""
     drivers: dict = {"__name__": "grader_drivers"}
-    exec(compile(driver_source(part), "<grader driver>", "exec"), drivers)
+    for source in driver_sources(part):  # as the probe cell runs them
+        exec(compile(source, "<grader driver>", "exec"), drivers)
     student = dict(namespace)
     results = []
     for probe in probes:

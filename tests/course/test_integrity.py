@@ -100,16 +100,38 @@ def test_a_repaired_submission_is_accepted_and_others_are_restored(tmp_path: Pat
 def test_parts_are_loaded_once_and_a_later_change_on_disk_is_not_used(tmp_path: Path) -> None:
     grading = make_grading(tmp_path / "grading")
     part = assignments.load_parts(grading, "09-twice")["double"]
-    before = assignments.driver_source(part)
-    assert before == DRIVERS_PY
+    before = assignments.driver_sources(part)
+    assert before == [DRIVERS_PY]
     (grading / "a09_twice" / "drivers.py").write_text("def double(probe, student):\n    return 1\n")
     (grading / "a09_twice" / "parts.py").write_text("PARTS = {}\n")
-    assert assignments.driver_source(part) == DRIVERS_PY  # what ships to the kernel
+    assert assignments.driver_sources(part) == [DRIVERS_PY]  # what ships to the kernel
     assert list(assignments.load_parts(grading, "09-twice")) == ["double"]
     assert assignments.loaded_digest(grading) == integrity.digest(
         {"__init__.py": b"", "a09_twice/__init__.py": b"", "a09_twice/parts.py": PARTS_PY.encode()}
         | {"a09_twice/drivers.py": DRIVERS_PY.encode()}
     )
+
+
+def test_shared_drivers_ship_in_front_as_loaded_and_the_relative_import_is_dropped(
+    tmp_path: Path,
+) -> None:
+    grading = make_grading(tmp_path / "grading")
+    shared = "def twice(x):\n    return 2 * x\n"
+    (grading / "shared_drivers.py").write_text(shared)
+    drivers = (
+        "from ..shared_drivers import twice\n\n\n"
+        "def double(probe, student):\n    return twice(probe['x'])\n"
+    )
+    (grading / "a09_twice" / "drivers.py").write_text(drivers)
+    part = assignments.load_parts(grading, "09-twice")["double"]
+    (grading / "shared_drivers.py").write_text("def twice(x):\n    return 99\n")  # planted later
+    sources = assignments.driver_sources(part)
+    assert sources[0] == shared  # the bytes loaded, not the planted ones
+    assert "import" not in sources[1] and sources[1].count("\n") == drivers.count("\n")
+    namespace: dict = {"__name__": "grader_drivers"}  # as the probe cell runs them
+    for source in sources:
+        exec(compile(source, "<grader driver>", "exec"), namespace)
+    assert namespace["double"]({"x": 3.0}, {}) == 6.0
 
 
 def test_a_grading_process_refuses_part_files_that_changed_before_it_started(

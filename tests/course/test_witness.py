@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import mytorch
-from mytorch_course.assignments import apply_patch, driver_source, load_parts, load_variants
+from mytorch_course.assignments import apply_patch, driver_sources, load_parts, load_variants
 from mytorch_course.forbidden import forbidden_uses
 from mytorch_course.notebook import strip_solution_markers
 from mytorch_course.preprocessors.inject_probes import (
@@ -290,7 +290,8 @@ def test_the_gradients_own_derivative_needs_no_engine(
     variants = load_variants(ROOT / "grading", "02-backprop")
     namespace = _op_namespace({part_id: variants[part_id][variant]} if part_id else {})
     drivers: dict = {"__name__": "grader_drivers"}
-    exec(driver_source(parts["sigmoid_op"]), drivers)
+    for source in driver_sources(parts["sigmoid_op"]):
+        exec(source, drivers)
     _no_engine(monkeypatch)
     x = mytorch.Tensor(np.ones(2), requires_grad=True)
     with pytest.raises(NotImplementedError):
