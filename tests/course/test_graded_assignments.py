@@ -1,9 +1,10 @@
 """The real assignments through real nbgrader: every assignment in solutions/ that has a
 grading folder. One parallel batch per assignment: the solutions, the untouched release, a
 tampering notebook and known-wrong variants from grading/a<id>/variants.py: the first of
-each part and every one whose verdict must give a declared reason (those depend on the
-student edition and the kernel). Every variant is graded in-process by test_assignments.py,
-with the same runner and probes; running all of them through nbgrader too cost minutes."""
+each part and, once per assignment, each variant name whose verdict must give a declared
+reason (those depend on the student edition and the kernel). Every variant is graded
+in-process by test_assignments.py, with the same runner and probes; running all of them
+through nbgrader too cost minutes."""
 
 from __future__ import annotations
 
@@ -47,11 +48,13 @@ def graded(request, tmp_path_factory: pytest.TempPathFactory):
         "release": samples.release_notebooks(root, aid),
         "tampering": samples.tampering(root, aid),
     }
-    reasons, parts_seen = variant_reasons(REPO / "grading", aid), set()
+    reasons, parts_seen, reasons_seen = variant_reasons(REPO / "grading", aid), set(), set()
     for part, variant in samples.variant_sources(root, aid):
-        if part in parts_seen and variant not in reasons:
+        if part in parts_seen and (variant not in reasons or variant in reasons_seen):
             continue
         parts_seen.add(part)
+        if variant in reasons:
+            reasons_seen.add(variant)
         cases[f"mutant--{part}--{variant}"] = samples.with_variant(root, aid, part, variant)
     work = tmp_path_factory.mktemp(f"work-{aid}")
     results = grade_notebooks(
