@@ -41,6 +41,7 @@ LAYERS = [
     "mytorch.optim",
     "mytorch",
     "mytorch.__main__",
+    "mytorch.checker",
 ]
 
 
