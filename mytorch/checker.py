@@ -135,8 +135,6 @@ def structural_problems(notebook: dict, expected: dict) -> list[str]:
     """Sentences about cells deleted, edited or renamed, and names no longer defined."""
     cells = notebook.get("cells", [])
     by_id = {c.get("id"): c for c in cells}
-    by_grade_id = {nbgrader_meta(c).get("grade_id"): c for c in cells if nbgrader_meta(c)}
-    by_text = {fingerprint(source_of(c)): c for c in cells}
     parts_of = {p["test_cell"]: p for p in expected["parts"]}
     for part in expected["parts"]:
         for answer in part["answer_cells"]:
@@ -153,12 +151,11 @@ def structural_problems(notebook: dict, expected: dict) -> list[str]:
         }[entry["kind"]]
         cell = by_id.get(entry["id"])
         if cell is None:
-            moved = by_grade_id.get(entry["grade_id"]) if entry["grade_id"] else None
-            if moved is None and entry.get("fingerprint"):
-                moved = by_text.get(entry["fingerprint"])
-            if moved is not None:
+            where = locate(cells, entry)
+            if where is not None:
+                now = cells[where].get("id")
                 problems.append(
-                    f"The id of {what} was changed from {entry['id']!r} to {moved.get('id')!r}. "
+                    f"The id of {what} was changed from {entry['id']!r} to {now!r}. "
                     "The grader finds cells by their id: change it back (in JupyterLab, the "
                     "cell's metadata in the right sidebar), or copy your answers into a fresh "
                     "copy of the notebook."
@@ -189,6 +186,20 @@ def structural_problems(notebook: dict, expected: dict) -> list[str]:
                 "it by that name: keep the names and signatures the notebook gives."
             )
     return problems
+
+
+def locate(cells: list[dict], entry: dict) -> int | None:
+    """Where the released cell ``entry`` is now: by id, else by nbgrader's grade_id, else by
+    its text (a cell whose id was changed still runs, and counts for its part)."""
+    for match in (
+        lambda c: c.get("id") == entry["id"],
+        lambda c: entry["grade_id"] and nbgrader_meta(c).get("grade_id") == entry["grade_id"],
+        lambda c: entry.get("fingerprint") == fingerprint(source_of(c)),
+    ):
+        found = [i for i, cell in enumerate(cells) if match(cell)]
+        if found:
+            return found[0]
+    return None
 
 
 # --- running: what the cells do ---------------------------------------------------------------
@@ -283,11 +294,15 @@ def check_notebook(path: Path, timeout: int = 300, manifests: dict | None = None
     else:
         problems = structural_problems(notebook, expected)
     run = run_notebook(notebook, path.parent.resolve(), timeout)
-    test_cells = {p["test_cell"]: p for p in (expected or {"parts": []})["parts"]}
-    index_of = {c.get("id"): i for i, c in enumerate(cells)}
+    test_index = {
+        part["number"]: locate(cells, entry)
+        for part in (expected or {"parts": []})["parts"]
+        for entry in expected["cells"]
+        if entry["id"] == part["test_cell"]
+    }
     for index, error in sorted(run.errors.items()):
         cell = cells[index]
-        if cell.get("id") in test_cells:
+        if index in test_index.values():
             continue  # reported with its part
         role = "your answer cell" if nbgrader_meta(cell).get("solution") else "a cell"
         problems.append(
@@ -317,7 +332,7 @@ def check_notebook(path: Path, timeout: int = 300, manifests: dict | None = None
         lines.append("")
         lines.append("Visible checks, part by part:")
         for part in expected["parts"]:
-            index = index_of.get(part["test_cell"])
+            index = test_index.get(part["number"])
             if index is None:
                 verdict = "its test cell is missing, so its checks did not run."
             elif index in run.errors:
