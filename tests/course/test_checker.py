@@ -146,7 +146,13 @@ def student_venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     wheel = build_wheel(work / "edition")
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    install = [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
+    install = [
+        str(venv / "bin" / "pip"),
+        "install",
+        "-q",
+        "--no-compile",
+        "--disable-pip-version-check",
+    ]
     result = subprocess.run([*install, str(wheel)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     return venv, wheel
