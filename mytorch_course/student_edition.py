@@ -40,8 +40,6 @@ from pathlib import Path
 import mytorch
 from mytorch.checker import RELEASES, manifest
 
-from .course_dir import find_course_root
-
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN EXERCISE (?P<rest>.*)$")
 ASSIGNMENT_ID = re.compile(r"\b\d\d-[A-Za-z][\w.-]*")
 END = re.compile(r"^\s*# END EXERCISE")
@@ -126,7 +124,8 @@ def edition_version(assignment: str) -> str:
 def build_student_edition(out_dir: Path, assignment: str, root: Path | None = None) -> list[str]:
     """Write a pip-installable student edition to ``out_dir``; return what was stripped.
 
-    ``root`` is the course folder whose ``assignments/`` (the release) gives the manifests.
+    ``root`` is the course folder whose ``assignments/`` (the release) gives the checker's
+    manifests; without it the edition has none (the grader's editions need none).
     """
     package = Path(mytorch.__file__).parent
     target = Path(out_dir) / "mytorch"
@@ -147,7 +146,8 @@ def build_student_edition(out_dir: Path, assignment: str, root: Path | None = No
                 stripped_in.append(f"{relative} ({count})")
         else:
             shutil.copy2(path, destination)
-    write_manifests(target / RELEASES, assignment, root or find_course_root())
+    if root is not None:
+        write_manifests(target / RELEASES, assignment, root)
     (Path(out_dir) / "README.md").write_text(
         f"# mytorch, the student edition of assignment {assignment}\n\n"
         "Install it, with everything the notebooks import, in one command:\n"
