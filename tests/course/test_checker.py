@@ -252,3 +252,16 @@ def test_the_checker_reports_mistakes_and_a_broken_structure_in_sentences(studen
     assert "appears more than once: place each node once" in verdict("6")
     assert verdict("7").endswith("the visible checks pass.")
     assert "3 of 7 parts pass their visible checks." in report
+
+
+@pytest.mark.slow
+def test_a_solved_notebook_passes_and_the_checker_exits_with_0(student_venv, tmp_path):
+    venv, _ = student_venv
+    folder = tmp_path / "work"
+    shutil.copytree(REPO / "assignments" / "01-derivatives", folder)
+    (notebook,) = solved(REPO, "01-derivatives").values()
+    nbformat.write(notebook, folder / "01-derivatives.ipynb")
+    result = mytorch_check(venv, folder / "01-derivatives.ipynb")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Problems the grader would meet" not in result.stdout
+    assert "6 of 6 parts pass their visible checks." in result.stdout
