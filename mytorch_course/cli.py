@@ -179,9 +179,15 @@ def cmd_student_edition(args: argparse.Namespace) -> int:
     from .student_edition import build_student_edition
 
     out = Path(args.out).resolve()
-    stripped = build_student_edition(out, args.assignment)
-    print(f"student edition for {args.assignment} written to {out} (pip install {out})")
+    stripped = build_student_edition(out, args.assignment, find_course_root(args.root))
+    print(f"student edition for {args.assignment} written to {out}")
     print("exercises left out: " + (", ".join(stripped) if stripped else "none"))
+    if not args.source_only:
+        from .student_edition import build_wheel
+
+        wheel = build_wheel(out)
+        print(f'students install it with: pip install "{wheel.name}[lab]" ({wheel})')
+        print(f"and check a notebook with: mytorch-check {args.assignment}.ipynb")
     return 0
 
 
@@ -240,7 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
         "student-edition", help="write the mytorch copy students install for an assignment"
     )
     p.add_argument("assignment", help="assignment id, e.g. 01-derivatives")
-    p.add_argument("out", help="folder to write (a pip-installable project)")
+    p.add_argument("out", help="folder to write (a pip-installable project; the wheel in dist/)")
+    p.add_argument(
+        "--source-only", action="store_true", help="write the project but build no wheel"
+    )
     p.set_defaults(func=cmd_student_edition)
 
     p = sub.add_parser(

@@ -20,20 +20,41 @@ they are closed, and later work builds on them. So assignments 1 and 2 run witho
 engine's recording and reverse walk (assignment 3): their notebooks show pre-rendered
 figures where they need it. The grader's machinery (``mytorch_course``) is a package of its
 own and never part of the edition.
+
+The edition also ships, for each released assignment up to its own, the manifest that the
+student's checker ``mytorch-check`` compares a notebook with (cell ids, the text of the test
+and setup cells, the names each part defines: :func:`mytorch.checker.manifest`), and it
+depends on what the notebooks import. :func:`build_wheel` turns the folder into the wheel a
+student installs with one ``pip install``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import mytorch
+from mytorch.checker import RELEASES, manifest
 
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN EXERCISE (?P<rest>.*)$")
 ASSIGNMENT_ID = re.compile(r"\b\d\d-[A-Za-z][\w.-]*")
 END = re.compile(r"^\s*# END EXERCISE")
-EXCLUDED = {"__pycache__"}
+EXCLUDED = {"__pycache__", RELEASES}
+# What the notebooks import, and what mytorch-check runs them with (nbclient, ipykernel).
+DEPENDENCIES = [
+    "numpy>=1.26,<3",
+    "graphviz==0.21",
+    "ipywidgets==8.1.*",
+    "matplotlib>=3.8",
+    "ipykernel>=6.29",
+    "nbclient>=0.10",
+    "nbformat>=5.9",
+]
+LAB = ["jupyterlab==4.6.*"]  # the extra [lab], for a student without Jupyter
 
 
 class ExerciseMarkerError(ValueError):
@@ -95,8 +116,17 @@ def strip_exercises(source: str, assignment: str, where: str = "<source>") -> tu
     return "".join(out), stripped
 
 
-def build_student_edition(out_dir: Path, assignment: str) -> list[str]:
-    """Write a pip-installable student edition to ``out_dir``; return what was stripped."""
+def edition_version(assignment: str) -> str:
+    """The version of ``assignment``'s edition: a local version, 0.1.0+student.02backprop."""
+    return f"{mytorch.__version__}+student.{assignment.replace('-', '').lower()}"
+
+
+def build_student_edition(out_dir: Path, assignment: str, root: Path | None = None) -> list[str]:
+    """Write a pip-installable student edition to ``out_dir``; return what was stripped.
+
+    ``root`` is the course folder whose ``assignments/`` (the release) gives the checker's
+    manifests; without it the edition has none (the grader's editions need none).
+    """
     package = Path(mytorch.__file__).parent
     target = Path(out_dir) / "mytorch"
     if target.exists():
@@ -116,18 +146,65 @@ def build_student_edition(out_dir: Path, assignment: str) -> list[str]:
                 stripped_in.append(f"{relative} ({count})")
         else:
             shutil.copy2(path, destination)
+    if root is not None:
+        write_manifests(target / RELEASES, assignment, root)
+    (Path(out_dir) / "README.md").write_text(
+        f"# mytorch, the student edition of assignment {assignment}\n\n"
+        "Install it, with everything the notebooks import, in one command:\n"
+        '`pip install "mytorch-<version>-py3-none-any.whl[lab]"` (leave out `[lab]` if you '
+        "have Jupyter already).\n\n"
+        "Before you submit, check your notebook: `mytorch-check NOTEBOOK.ipynb` runs it top to "
+        "bottom in a fresh kernel and says, part by part, whether the visible checks pass and "
+        "whatever the grader would stumble on.\n"
+    )
+    dependencies, lab = (", ".join(f'"{d}"' for d in deps) for deps in (DEPENDENCIES, LAB))
     (Path(out_dir) / "pyproject.toml").write_text(
         "[build-system]\n"
         'requires = ["setuptools>=69"]\n'
         'build-backend = "setuptools.build_meta"\n\n'
         "[project]\n"
         'name = "mytorch"\n'
-        f'version = "{mytorch.__version__}+student.{assignment.replace("-", ".")}"\n'
+        f'version = "{edition_version(assignment)}"\n'
+        f'description = "MyTorch, the student edition of assignment {assignment}"\n'
+        'readme = "README.md"\n'
         'requires-python = ">=3.11"\n'
-        'dependencies = ["numpy>=1.26,<3", "graphviz==0.21"]\n\n'
+        f"dependencies = [{dependencies}]\n\n"
+        "[project.optional-dependencies]\n"
+        f"lab = [{lab}]\n\n"
+        "[project.scripts]\n"
+        'mytorch-check = "mytorch.checker:main"\n\n'
         "[tool.setuptools.packages.find]\n"
         'include = ["mytorch*"]\n\n'
         "[tool.setuptools.package-data]\n"
         '"mytorch.data" = ["*.npz", "LICENSE*", "*.md"]\n'
+        f'"mytorch" = ["{RELEASES}/*.json"]\n'
     )
     return stripped_in
+
+
+def write_manifests(folder: Path, assignment: str, root: Path) -> list[str]:
+    """The checker's manifest of every released assignment up to ``assignment``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for release in sorted((Path(root) / "assignments").glob("*/*.ipynb")):
+        aid = release.parent.name
+        if release.stem != aid or aid > assignment or ".ipynb_checkpoints" in release.parts:
+            continue
+        data = manifest(json.loads(release.read_text(encoding="utf-8")), aid)
+        (folder / f"{aid}.json").write_text(json.dumps(data, indent=1) + "\n")
+        written.append(aid)
+    return written
+
+
+def build_wheel(out_dir: Path) -> Path:
+    """Build the edition in ``out_dir`` into ``out_dir/dist/mytorch-...whl`` (pip wheel)."""
+    out_dir = Path(out_dir).resolve()
+    dist = out_dir / "dist"
+    for old in dist.glob("*.whl"):
+        old.unlink()
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist)]
+    result = subprocess.run([*command, str(out_dir)], capture_output=True, text=True)
+    wheels = sorted(dist.glob("mytorch-*.whl"))
+    if result.returncode != 0 or len(wheels) != 1:
+        raise RuntimeError(f"pip wheel failed for {out_dir}:\n{result.stderr[-2000:]}")
+    return wheels[0]

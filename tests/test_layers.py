@@ -34,12 +34,14 @@ LAYERS = [
     "mytorch.autograd",
     "mytorch.func",
     "mytorch.check",
+    "mytorch.visible",
     "mytorch.draw",
     "mytorch.nn.functional",
     "mytorch.nn",
     "mytorch.optim",
     "mytorch",
     "mytorch.__main__",
+    "mytorch.checker",
 ]
 
 

@@ -142,6 +142,12 @@ def test_later_edition_keeps_closed_exercises(tmp_path):
 def test_cli_writes_an_installable_edition(tmp_path):
     from mytorch_course.cli import main
 
-    assert main(["student-edition", "01-derivatives", str(tmp_path / "edition")]) == 0
-    assert (tmp_path / "edition" / "pyproject.toml").exists()
-    assert (tmp_path / "edition" / "mytorch" / "data" / "digits.npz").exists()
+    edition = tmp_path / "edition"
+    assert main(["student-edition", "01-derivatives", str(edition), "--source-only"]) == 0
+    assert (edition / "pyproject.toml").exists()
+    assert (edition / "mytorch" / "data" / "digits.npz").exists()
+    # the checker's manifests: this assignment's, none of a later one
+    assert sorted(p.name for p in (edition / "mytorch" / "releases").iterdir()) == [
+        "01-derivatives.json"
+    ]
+    assert not (edition / "dist").exists()
