@@ -65,7 +65,8 @@ def linear_and_sgd(probe: dict, student: Mapping[str, Any]) -> dict:
         layer = student["Linear"](n_in, n_out, rng=np.random.default_rng(probe["init_seed"]))
         weight, bias = _parameters(layer)
         bound = 1.0 / np.sqrt(n_in)
-        in_bounds = bool(np.all(np.abs(weight.data) <= bound) and np.all(np.abs(bias.data) <= bound))
+        start = np.concatenate([np.ravel(weight.data), np.ravel(bias.data)])
+        in_bounds = bool(np.all(np.abs(start) <= bound))
         found = {id(p) for p in layer.parameters()}
         weight.data = np.array(probe["W"], dtype=np.float64)
         bias.data = np.array(probe["b"], dtype=np.float64)
@@ -82,8 +83,12 @@ def linear_and_sgd(probe: dict, student: Mapping[str, Any]) -> dict:
         }
     params = [nn.Parameter(np.array(p, dtype=np.float64)) for p in probe["params"]]
     settings = probe["settings"]
-    optimizer = student["SGD"](params, lr=settings["lr"], momentum=settings["momentum"],
-                               weight_decay=settings["weight_decay"])  # fmt: skip
+    optimizer = student["SGD"](
+        params,
+        lr=settings["lr"],
+        momentum=settings["momentum"],
+        weight_decay=settings["weight_decay"],
+    )
     for step in probe["grads"]:
         for p, g in zip(params, step, strict=True):
             p.grad = mytorch.Tensor(np.array(g, dtype=np.float64))

@@ -25,16 +25,30 @@ from . import drivers
 BY_HAND = ("mytorch", "Tensor", "backward", "nn", "optim")
 ARRAY, INT, SHAPE, NUMBER, ARRAYS = "array", "int", "shape", "number", "arrays"
 # The ln(1 + e^-x) table of the lecture: the naive formula overflows from about -710 on.
-ONE_VALUE = {"affine_forward", "relu_backward", "logistic", "logistic_backward", "decay",
-             "log1p_exp_neg", "skip_backward"}
+ONE_VALUE = {
+    "affine_forward",
+    "relu_backward",
+    "logistic",
+    "logistic_backward",
+    "decay",
+    "log1p_exp_neg",
+    "skip_backward",
+}
 SEED_TABLE = [-1.0, -2.0, -5.0, -10.0, -20.0, -50.0, -100.0, -200.0, -500.0, -1000.0, -2000.0]
 
 
 def _probe(fn: str, args: list, kinds: list[str], fields: list[str]) -> dict:
-    plain = [np.asarray(a).tolist() if k != ARRAYS else [np.asarray(x).tolist() for x in a]
-             for a, k in zip(args, kinds, strict=True)]  # fmt: skip
-    return {"fn": fn, "args": plain, "kinds": kinds, "fields": fields,
-            "returns": "one value" if fn in ONE_VALUE else "several"}
+    plain = [
+        np.asarray(a).tolist() if k != ARRAYS else [np.asarray(x).tolist() for x in a]
+        for a, k in zip(args, kinds, strict=True)
+    ]
+    return {
+        "fn": fn,
+        "args": plain,
+        "kinds": kinds,
+        "fields": fields,
+        "returns": "one value" if fn in ONE_VALUE else "several",
+    }
 
 
 def _args(p: dict) -> list:
@@ -54,18 +68,27 @@ def _args(p: dict) -> list:
 
 
 def _label(p: dict) -> str:
-    names = {ARRAYS: lambda v: "[" + ", ".join(describe(x, 60) for x in v) + "]",
-             SHAPE: lambda v: str(tuple(v))}  # fmt: skip
-    shown = [names.get(k, lambda v: describe(v, 80))(v)
-             for v, k in zip(p["args"], p["kinds"], strict=True)]  # fmt: skip
+    names = {
+        ARRAYS: lambda v: "[" + ", ".join(describe(x, 60) for x in v) + "]",
+        SHAPE: lambda v: str(tuple(v)),
+    }
+    shown = [
+        names.get(k, lambda v: describe(v, 80))(v)
+        for v, k in zip(p["args"], p["kinds"], strict=True)
+    ]
     return f"{p['fn']}({', '.join(shown)})"
 
 
 def _function_part(
-    points: float, probes: Callable, references: dict[str, Callable], seed: int, title: str,
-    witnesses: dict[str, Callable] | None = None, mistakes: dict | None = None,
+    points: float,
+    probes: Callable,
+    references: dict[str, Callable],
+    seed: int,
+    title: str,
+    witnesses: dict[str, Callable] | None = None,
+    mistakes: dict | None = None,
     tolerance: Any = (1e-9, 1e-12),
-) -> Part:  # fmt: skip
+) -> Part:
     """A part whose probes call one of several numpy functions the student writes by hand."""
 
     def expected(p: dict) -> dict:
@@ -78,9 +101,18 @@ def _function_part(
         return {} if w is None else w(p)
 
     return Part(
-        points, probes, drivers.function, _label, expected, witness=witness,
-        mistakes=mistakes or {}, tolerance=tolerance, forbidden=BY_HAND, seed=seed, title=title,
-    )  # fmt: skip
+        points,
+        probes,
+        drivers.function,
+        _label,
+        expected,
+        witness=witness,
+        mistakes=mistakes or {},
+        tolerance=tolerance,
+        forbidden=BY_HAND,
+        seed=seed,
+        title=title,
+    )
 
 
 def _vjp_witness(forward: Callable, inputs: list[int], grad_arg: int, fields: list[str]):
@@ -140,11 +172,13 @@ def unit_probes(rng: np.random.Generator) -> list[dict]:
         m, n, k = (int(v) for v in rng.integers(1, 6, 3))
         x, w, b = anywhere(rng, (m, n)), anywhere(rng, (n, k)), anywhere(rng, (k,))
         out.append(_probe("affine_forward", [x, w, b], [ARRAY] * 3, ["A"]))
-        out.append(_probe("affine_backward", [nonzero(rng, (m, k)), x, w], [ARRAY] * 3,
-                          ["dX", "dW", "db"]))  # fmt: skip
+        out.append(
+            _probe("affine_backward", [nonzero(rng, (m, k)), x, w], [ARRAY] * 3, ["dX", "dW", "db"])
+        )
         shape = ((m, n), (m,), (2, m, n), ())[_ % 4]
-        out.append(_probe("relu_backward", [nonzero(rng, shape), _kinked(rng, shape)],
-                          [ARRAY] * 2, ["dA"]))  # fmt: skip
+        out.append(
+            _probe("relu_backward", [nonzero(rng, shape), _kinked(rng, shape)], [ARRAY] * 2, ["dA"])
+        )
         a = anywhere(rng, (m, n)) * 3.0
         a.flat[0] = (-1000.0, 1000.0, -745.5, 40.0)[_]  # e^1000 overflows a naive logistic
         out.append(_probe("logistic", [a], [ARRAY], ["Y"]))
@@ -157,8 +191,11 @@ def unit_probes(rng: np.random.Generator) -> list[dict]:
         dr = float(nonzero(rng, ()))
         out.append(_probe("decay_backward", [dr, ws, lam], [NUMBER, ARRAYS, NUMBER], fields))
         big, small = [((m, n), (n,)), ((m, n), (1, n)), ((2, m, n), (m, 1)), ((m, n), (m, n))][_]
-        out.append(_probe("add_backward", [nonzero(rng, big), big, small], [ARRAY, SHAPE, SHAPE],
-                          ["da", "db"]))  # fmt: skip
+        out.append(
+            _probe(
+                "add_backward", [nonzero(rng, big), big, small], [ARRAY, SHAPE, SHAPE], ["da", "db"]
+            )
+        )
     return out
 
 
@@ -171,25 +208,40 @@ def _affine_witness(p: dict) -> dict:
 
 UNIT_WITNESSES = {
     "affine_backward": _affine_witness,
-    "relu_backward": lambda p: {"dA": central_difference(
-        lambda a: np.maximum(a, 0.0), [_args(p)[1]], _args(p)[0])[0]},
-    "decay_backward": lambda p: dict(zip(p["fields"], central_difference(
-        lambda *ws: np.array(UNIT_REFERENCES["decay"](ws, _args(p)[2])), _args(p)[1],
-        np.array(_args(p)[0])), strict=True)),
-}  # fmt: skip
+    "relu_backward": lambda p: {
+        "dA": central_difference(lambda a: np.maximum(a, 0.0), [_args(p)[1]], _args(p)[0])[0]
+    },
+    "decay_backward": lambda p: dict(
+        zip(
+            p["fields"],
+            central_difference(
+                lambda *ws: np.array(UNIT_REFERENCES["decay"](ws, _args(p)[2])),
+                _args(p)[1],
+                np.array(_args(p)[0]),
+            ),
+            strict=True,
+        )
+    ),
+}
 
 UNIT_MISTAKES = {
     "the bias is added to every row: its gradient sums dA over the rows (axis 0)": _when(
-        "affine_backward", lambda a: (a[0] @ a[2].T, a[1].T @ a[0], a[0].mean(axis=0)),
-        ["dX", "dW", "db"]),
+        "affine_backward",
+        lambda a: (a[0] @ a[2].T, a[1].T @ a[0], a[0].mean(axis=0)),
+        ["dX", "dW", "db"],
+    ),
     "the logistic's derivative is y (1 - y): multiply it by the upstream gradient dY": _when(
-        "logistic_backward", lambda a: a[1] * (1.0 - a[1]), ["dA"]),
+        "logistic_backward", lambda a: a[1] * (1.0 - a[1]), ["dA"]
+    ),
     "the penalty is lambda/2 times the sum of squares, so its gradient is dR * lambda * W": _when(
-        "decay_backward", lambda a: tuple(2.0 * a[0] * a[2] * w for w in a[1]),
-        [f"dW{i + 1}" for i in range(3)][:1]),
+        "decay_backward",
+        lambda a: tuple(2.0 * a[0] * a[2] * w for w in a[1]),
+        [f"dW{i + 1}" for i in range(3)][:1],
+    ),
     "relu passes dZ where A > 0 and blocks it elsewhere (not the other way round)": _when(
-        "relu_backward", lambda a: a[0] * (a[1] < 0), ["dA"]),
-}  # fmt: skip
+        "relu_backward", lambda a: a[0] * (a[1] < 0), ["dA"]
+    ),
+}
 
 
 # --- part 2: stable losses -------------------------------------------------------------------
@@ -235,12 +287,15 @@ def _no_mean(a: list) -> tuple:
 
 LOSS_MISTAKES = {
     "the loss is the MEAN over the m rows, so each row's gradient is (P - T) / m": _when(
-        "softmax_cross_entropy", _no_mean, ["loss", "dZ"]),
+        "softmax_cross_entropy", _no_mean, ["loss", "dZ"]
+    ),
     "the gradient of the cross-entropy of a softmax is P - T (probabilities minus targets)": (
-        _when("softmax_cross_entropy", lambda a: softmax(a[0], -1) / len(a[0]), ["dZ"])),
+        _when("softmax_cross_entropy", lambda a: softmax(a[0], -1) / len(a[0]), ["dZ"])
+    ),
     "ln(1 + e^-x) = max(-x, 0) + ln(1 + e^-|x|) never overflows; for x < 0 it is about -x": (
-        _when("log1p_exp_neg", lambda a: np.maximum(-a[0], 0.0), ["value"])),
-}  # fmt: skip
+        _when("log1p_exp_neg", lambda a: np.maximum(-a[0], 0.0), ["value"])
+    ),
+}
 
 
 # --- part 3: multiclass logistic regression and a skip connection ---------------------------
@@ -261,9 +316,15 @@ def derivation_probes(rng: np.random.Generator) -> list[dict]:
     for i in range(12):
         n, k = int(rng.integers(1, 6)), int(rng.integers(2, 6))
         n = k + 1 if i % 4 == 0 else n  # non-square W: a transposed gradient has the wrong shape
-        x, w, b, y = anywhere(rng, (n,)), anywhere(rng, (k, n)), anywhere(rng, (k,)), rng.integers(k)
-        out.append(_probe("logreg_gradients", [x, y, w, b], [ARRAY, INT, ARRAY, ARRAY],
-                          ["dW", "db", "dx"]))  # fmt: skip
+        x, w, b, y = (
+            anywhere(rng, (n,)),
+            anywhere(rng, (k, n)),
+            anywhere(rng, (k,)),
+            rng.integers(k),
+        )
+        out.append(
+            _probe("logreg_gradients", [x, y, w, b], [ARRAY, INT, ARRAY, ARRAY], ["dW", "db", "dx"])
+        )
         h = int(rng.integers(1, 6))
         w1, w2 = anywhere(rng, (h, n)), anywhere(rng, (n, h))
         pre = w1 @ x
@@ -278,22 +339,35 @@ def _logreg_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, y: int) -> np.n
 
 
 DERIVATION_WITNESSES = {
-    "logreg_gradients": lambda p: dict(zip(["dx", "dW", "db"], central_difference(
-        lambda x, w, b: _logreg_forward(x, w, b, int(_args(p)[1])),
-        [_args(p)[0], _args(p)[2], _args(p)[3]], 1.0), strict=True)),
-    "skip_backward": lambda p: {"dx": central_difference(
-        lambda x: _args(p)[2] @ np.maximum(_args(p)[1] @ x, 0.0) + x, [_args(p)[0]],
-        _args(p)[3])[0]},
-}  # fmt: skip
+    "logreg_gradients": lambda p: dict(
+        zip(
+            ["dx", "dW", "db"],
+            central_difference(
+                lambda x, w, b: _logreg_forward(x, w, b, int(_args(p)[1])),
+                [_args(p)[0], _args(p)[2], _args(p)[3]],
+                1.0,
+            ),
+            strict=True,
+        )
+    ),
+    "skip_backward": lambda p: {
+        "dx": central_difference(
+            lambda x: _args(p)[2] @ np.maximum(_args(p)[1] @ x, 0.0) + x, [_args(p)[0]], _args(p)[3]
+        )[0]
+    },
+}
 
 DERIVATION_MISTAKES = {
     "the skip path adds delta_y itself to the gradient of x (y = ... + x)": _when(
-        "skip_backward", lambda a: a[1].T @ ((a[2].T @ a[3]) * (a[1] @ a[0] > 0)), ["dx"]),
+        "skip_backward", lambda a: a[1].T @ ((a[2].T @ a[3]) * (a[1] @ a[0] > 0)), ["dx"]
+    ),
     "through the ReLU only the entries with W1 x > 0 pass the gradient on": _when(
-        "skip_backward", lambda a: a[3] + a[1].T @ (a[2].T @ a[3]), ["dx"]),
+        "skip_backward", lambda a: a[3] + a[1].T @ (a[2].T @ a[3]), ["dx"]
+    ),
     "minimising -log p_y pushes p_y up: the gradient is p - e_y, not e_y - p": _when(
-        "logreg_gradients", lambda a: tuple(-g for g in logreg_gradients(*a)), ["dW", "db", "dx"]),
-}  # fmt: skip
+        "logreg_gradients", lambda a: tuple(-g for g in logreg_gradients(*a)), ["dW", "db", "dx"]
+    ),
+}
 
 
 # --- part 4: the two-layer network's backward pass, by hand ---------------------------------
@@ -321,16 +395,26 @@ NETWORK_FIELDS = ["loss", "dW1", "db1", "dW2", "db2"]
 def network_probes(rng: np.random.Generator) -> list[dict]:
     out = []
     for i in range(20):
-        m, n, h, k = int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(2, 6)), int(
-            rng.integers(2, 5))
+        m, n, h, k = (
+            int(rng.integers(1, 6)),
+            int(rng.integers(1, 6)),
+            int(rng.integers(2, 6)),
+            int(rng.integers(2, 5)),
+        )
         x, w1, b1 = anywhere(rng, (m, n)), anywhere(rng, (n, h)), anywhere(rng, (h,))
         a1 = x @ w1 + b1
         b1 = b1 + np.where(np.abs(a1).min(axis=0) < 0.1, 0.3, 0.0)  # away from relu's kink
         w2, b2 = anywhere(rng, (h, k)), anywhere(rng, (k,))
         t = np.eye(k)[rng.integers(0, k, m)]
         lam = 0.0 if i % 5 == 0 else float(rng.uniform(0.01, 0.5))
-        out.append(_probe("two_layer_backward", [x, t, w1, b1, w2, b2, lam],
-                          [ARRAY] * 6 + [NUMBER], NETWORK_FIELDS))  # fmt: skip
+        out.append(
+            _probe(
+                "two_layer_backward",
+                [x, t, w1, b1, w2, b2, lam],
+                [ARRAY] * 6 + [NUMBER],
+                NETWORK_FIELDS,
+            )
+        )
     return out
 
 
@@ -356,7 +440,8 @@ def _network_without(decay: bool = True, mean: bool = True) -> Callable[[list], 
 
 NETWORK_MISTAKES = {
     "the penalty (lambda/2)(|W1|^2 + |W2|^2) adds lambda * W to each weight's gradient": _when(
-        "two_layer_backward", _network_without(decay=False), NETWORK_FIELDS),
+        "two_layer_backward", _network_without(decay=False), NETWORK_FIELDS
+    ),
 }
 
 
@@ -383,8 +468,14 @@ def adjoint_probes(rng: np.random.Generator) -> list[dict]:
         n, h, k = int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(2, 6))
         h = k + 1 if i % 4 == 0 else h  # W2 not square
         x, w1, w2 = anywhere(rng, (1, n)), anywhere(rng, (n, h)), anywhere(rng, (h, k))
-        out.append(_probe("sigmoid_net_adjoints", [x, w1, w2, rng.integers(k)],
-                          [ARRAY, ARRAY, ARRAY, INT], ADJOINTS))  # fmt: skip
+        out.append(
+            _probe(
+                "sigmoid_net_adjoints",
+                [x, w1, w2, rng.integers(k)],
+                [ARRAY, ARRAY, ARRAY, INT],
+                ADJOINTS,
+            )
+        )
     return out
 
 
@@ -405,7 +496,8 @@ def _sigma_not_derivative(a: list) -> tuple:
 
 ADJOINT_MISTAKES = {
     "sigma'(v5) = sigma(v5)(1 - sigma(v5)), not sigma(v5)": _when(
-        "sigmoid_net_adjoints", _sigma_not_derivative, ADJOINTS),
+        "sigmoid_net_adjoints", _sigma_not_derivative, ADJOINTS
+    ),
 }
 
 
@@ -418,18 +510,32 @@ def linear_probes(rng: np.random.Generator) -> list[dict]:
         n_in, n_out = int(rng.integers(1, 6)), int(rng.integers(1, 6))
         n_out = n_in + 1 if i % 3 == 0 else n_out
         batch = (int(rng.integers(1, 5)),) if i % 4 else ()
-        out.append({"what": "Linear", "sizes": [n_in, n_out], "init_seed": int(rng.integers(2**31)),
-                    "W": anywhere(rng, (n_in, n_out)).tolist(), "b": anywhere(rng, (n_out,)).tolist(),
-                    "x": anywhere(rng, (*batch, n_in)).tolist(),
-                    "g": nonzero(rng, (*batch, n_out)).tolist()})  # fmt: skip
+        out.append(
+            {
+                "what": "Linear",
+                "sizes": [n_in, n_out],
+                "init_seed": int(rng.integers(2**31)),
+                "W": anywhere(rng, (n_in, n_out)).tolist(),
+                "b": anywhere(rng, (n_out,)).tolist(),
+                "x": anywhere(rng, (*batch, n_in)).tolist(),
+                "g": nonzero(rng, (*batch, n_out)).tolist(),
+            }
+        )
     for i in range(12):
         shapes = [(int(rng.integers(1, 4)), int(rng.integers(1, 4))), (int(rng.integers(1, 4)),)]
-        settings = {"lr": float(rng.uniform(0.01, 0.5)),
-                    "momentum": 0.0 if i % 4 == 0 else float(rng.uniform(0.5, 0.95)),
-                    "weight_decay": 0.0 if i % 4 == 1 else float(rng.uniform(0.01, 0.2))}  # fmt: skip
-        out.append({"what": "SGD", "settings": settings,
-                    "params": [anywhere(rng, s).tolist() for s in shapes],
-                    "grads": [[nonzero(rng, s).tolist() for s in shapes] for _ in range(3)]})  # fmt: skip
+        settings = {
+            "lr": float(rng.uniform(0.01, 0.5)),
+            "momentum": 0.0 if i % 4 == 0 else float(rng.uniform(0.5, 0.95)),
+            "weight_decay": 0.0 if i % 4 == 1 else float(rng.uniform(0.01, 0.2)),
+        }
+        out.append(
+            {
+                "what": "SGD",
+                "settings": settings,
+                "params": [anywhere(rng, s).tolist() for s in shapes],
+                "grads": [[nonzero(rng, s).tolist() for s in shapes] for _ in range(3)],
+            }
+        )
     return out
 
 
@@ -463,19 +569,25 @@ def linear_expected(p: dict) -> dict:
 def linear_label(p: dict) -> str:
     if p["what"] == "Linear":
         n_in, n_out = p["sizes"]
-        return (f"Linear({n_in}, {n_out}) with weight={describe(p['W'], 80)}, "
-                f"bias={describe(p['b'], 60)}, x={describe(p['x'], 80)}")  # fmt: skip
+        return (
+            f"Linear({n_in}, {n_out}) with weight={describe(p['W'], 80)}, "
+            f"bias={describe(p['b'], 60)}, x={describe(p['x'], 80)}"
+        )
     s = p["settings"]
-    return (f"SGD(lr={s['lr']:.4g}, momentum={s['momentum']:.4g}, "
-            f"weight_decay={s['weight_decay']:.4g}): 3 steps from "
-            f"{', '.join(describe(x, 60) for x in p['params'])}")  # fmt: skip
+    return (
+        f"SGD(lr={s['lr']:.4g}, momentum={s['momentum']:.4g}, "
+        f"weight_decay={s['weight_decay']:.4g}): 3 steps from "
+        f"{', '.join(describe(x, 60) for x in p['params'])}"
+    )
 
 
 LINEAR_MISTAKES = {
     "momentum keeps a velocity v = momentum * v + g (plus, not minus), and p -= lr * v": (
-        lambda p: sgd_reference(p, momentum_sign=-1.0) if p["what"] == "SGD" else None),
+        lambda p: sgd_reference(p, momentum_sign=-1.0) if p["what"] == "SGD" else None
+    ),
     "weight decay adds weight_decay * p to the gradient before the momentum update": (
-        lambda p: sgd_reference(p, decay_first=False) if p["what"] == "SGD" else None),
+        lambda p: sgd_reference(p, decay_first=False) if p["what"] == "SGD" else None
+    ),
 }
 
 
@@ -501,12 +613,26 @@ def training_probes(rng: np.random.Generator) -> list[dict]:
         for _b in range(2):
             m = int(rng.integers(1, 6))
             batches.append([anywhere(rng, (m, n)).tolist(), rng.integers(0, k, m).tolist()])
-        out.append({"what": "train_step", "weights": [w.tolist() for w in _init(rng, [n, h, k])],
-                    "lr": float(rng.uniform(0.05, 0.5)), "momentum": float(rng.uniform(0, 0.9)),
-                    "batches": batches})  # fmt: skip
-    out.append({"what": "fit", "weights": [w.tolist() for w in _init(rng, [64, HIDDEN, 10])],
-                "lr": LR, "momentum": MOMENTUM, "epochs": EPOCHS, "batch_size": BATCH,
-                "shuffle_seed": int(rng.integers(2**31))})  # fmt: skip
+        out.append(
+            {
+                "what": "train_step",
+                "weights": [w.tolist() for w in _init(rng, [n, h, k])],
+                "lr": float(rng.uniform(0.05, 0.5)),
+                "momentum": float(rng.uniform(0, 0.9)),
+                "batches": batches,
+            }
+        )
+    out.append(
+        {
+            "what": "fit",
+            "weights": [w.tolist() for w in _init(rng, [64, HIDDEN, 10])],
+            "lr": LR,
+            "momentum": MOMENTUM,
+            "epochs": EPOCHS,
+            "batch_size": BATCH,
+            "shuffle_seed": int(rng.integers(2**31)),
+        }
+    )
     return out
 
 
@@ -525,7 +651,10 @@ def train_step_reference(p: dict, zero_grad: bool = True) -> dict:
     for xb, yb in p["batches"]:
         loss, grads = _mlp_loss_and_grads(weights, np.array(xb), np.array(yb, dtype=np.int64))
         losses.append(loss)
-        accumulated = grads if zero_grad else [a + g for a, g in zip(accumulated, grads, strict=True)]
+        if zero_grad:
+            accumulated = grads
+        else:
+            accumulated = [a + g for a, g in zip(accumulated, grads, strict=True)]
         for i, g in enumerate(accumulated):
             velocity[i] = p["momentum"] * velocity[i] + g
             weights[i] = weights[i] - p["lr"] * velocity[i]
@@ -583,12 +712,20 @@ def check_training(p: dict, got: Any) -> str | None:
             return "the trained weights have the wrong shapes or are not finite"
         accuracy = heldout_accuracy(weights, p["shuffle_seed"])
         if accuracy < STATED_ACCURACY:
-            return (f"after fit() the network classifies {accuracy:.1%} of the held-out digits "
-                    f"correctly; at least {STATED_ACCURACY:.0%} is asked. Does every step "
-                    "zero the gradients, go forward, backward, and step the optimiser, over "
-                    "all the batches of every epoch?")  # fmt: skip
+            return (
+                f"after fit() the network classifies {accuracy:.1%} of the held-out digits "
+                f"correctly; at least {STATED_ACCURACY:.0%} is asked. Does every step "
+                "zero the gradients, go forward, backward, and step the optimiser, over "
+                "all the batches of every epoch?"
+            )
         return None
     return _compare_fields(train_step_reference(p), got, p)
+
+
+ZERO_GRAD_HINT = (
+    "call optimizer.zero_grad() (or model.zero_grad()) before backward(): gradients add up "
+    "across calls, so the second step used the sum of both"
+)
 
 
 def _compare_fields(expected: dict, got: Any, p: dict) -> str | None:
@@ -596,14 +733,12 @@ def _compare_fields(expected: dict, got: Any, p: dict) -> str | None:
 
     if not isinstance(got, dict):
         return f"expected {', '.join(expected)}; got {describe(got)}"
+    wrong = train_step_reference(p, zero_grad=False)
     for key, value in expected.items():
         if key not in got:
             return f"no value for {key!r} was returned"
-        wrong = train_step_reference(p, zero_grad=False)
-        hint = ("call optimizer.zero_grad() (or model.zero_grad()) before backward(): "
-                "gradients add up across calls, so the second step used the sum of both")  # fmt: skip
-        msg = compare(key, value, got[key], 1e-9, 1e-12,
-                      hint=lambda k=key: hint if _matches(wrong, got, k) else "")  # fmt: skip
+        matches = _matches(wrong, got, key)
+        msg = compare(key, value, got[key], 1e-9, 1e-12, hint=ZERO_GRAD_HINT if matches else "")
         if msg:
             return msg
     return None
@@ -617,13 +752,17 @@ def _matches(wrong: dict, got: dict, key: str) -> bool:
 
 def training_label(p: dict) -> str:
     if p["what"] == "fit":
-        return (f"fit(a 64-{HIDDEN}-10 network, SGD(lr={p['lr']}, momentum={p['momentum']}), "
-                f"the digits' training split, epochs={p['epochs']}, "
-                f"batch_size={p['batch_size']})")  # fmt: skip
+        return (
+            f"fit(a 64-{HIDDEN}-10 network, SGD(lr={p['lr']}, momentum={p['momentum']}), "
+            f"the digits' training split, epochs={p['epochs']}, "
+            f"batch_size={p['batch_size']})"
+        )
     sizes = [len(p["weights"][0]), len(p["weights"][1]), len(p["weights"][3])]
-    return (f"train_step twice on a {'-'.join(map(str, sizes))} network, "
-            f"lr={p['lr']:.4g}, momentum={p['momentum']:.4g}, batches of "
-            f"{len(p['batches'][0][1])} and {len(p['batches'][1][1])} rows")  # fmt: skip
+    return (
+        f"train_step twice on a {'-'.join(map(str, sizes))} network, "
+        f"lr={p['lr']:.4g}, momentum={p['momentum']:.4g}, batches of "
+        f"{len(p['batches'][0][1])} and {len(p['batches'][1][1])} rows"
+    )
 
 
 # fmt: off
