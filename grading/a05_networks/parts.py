@@ -427,20 +427,34 @@ def _network_witness(p: dict) -> dict:
 
 
 def _network_without(decay: bool = True, mean: bool = True) -> Callable[[list], tuple]:
+    """The listing without the penalty's gradient, or without the 1/m of the mean."""
+
     def wrong(a: list) -> tuple:
         x, t, w1, b1, w2, b2, lam = a
-        loss, dw1, db1, dw2, db2 = two_layer(x, t, w1, b1, w2, b2, lam if decay else 0.0)
-        if not decay:
-            loss += 0.5 * lam * (np.sum(w1 * w1) + np.sum(w2 * w2))
-        scale = 1.0 if mean else len(x)
-        return loss, dw1 * scale, db1 * scale, dw2 * scale, db2 * scale
+        data_loss, *grads = two_layer(x, t, w1, b1, w2, b2, 0.0)
+        grads = [g * (1.0 if mean else len(x)) for g in grads]
+        if decay:
+            grads[0], grads[2] = grads[0] + lam * w1, grads[2] + lam * w2
+        return data_loss + 0.5 * lam * (np.sum(w1 * w1) + np.sum(w2 * w2)), *grads
 
     return wrong
+
+
+def _decayed_biases(a: list) -> tuple:
+    x, t, w1, b1, w2, b2, lam = a
+    loss, dw1, db1, dw2, db2 = two_layer(x, t, w1, b1, w2, b2, lam)
+    return loss, dw1, db1 + lam * b1, dw2, db2 + lam * b2
 
 
 NETWORK_MISTAKES = {
     "the penalty (lambda/2)(|W1|^2 + |W2|^2) adds lambda * W to each weight's gradient": _when(
         "two_layer_backward", _network_without(decay=False), NETWORK_FIELDS
+    ),
+    "the data loss is the MEAN over the m rows: dA2 = (P - T) / m": _when(
+        "two_layer_backward", _network_without(mean=False), NETWORK_FIELDS
+    ),
+    "the penalty holds the weight matrices only: the biases get no lambda * b": _when(
+        "two_layer_backward", _decayed_biases, NETWORK_FIELDS
     ),
 }
 

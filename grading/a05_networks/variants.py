@@ -53,6 +53,8 @@ VARIANTS = {
         "no_relu_mask": {"dA1 = dZ * (A1 > 0)": "dA1 = dZ"},
         "overwrites_decay_gradient": {"dW2 += Z.T @ dA2": "dW2 = Z.T @ dA2"},
         "bias_sums_columns": {"db2 = dA2.sum(axis=0)": "db2 = dA2.sum(axis=1)"},
+        "decays_the_biases": {"db2 = dA2.sum(axis=0)": "db2 = dA2.sum(axis=0) + lam * b2",
+                              "db1 = dA1.sum(axis=0)": "db1 = dA1.sum(axis=0) + lam * b1"},
         "uses_the_engine": {"m = X.shape[0]": ENGINE_NETWORK},
     },
     "sigmoid_net_adjoints": {
