@@ -9,6 +9,7 @@ process on held-out digits that never enter the student's kernel.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -68,6 +69,12 @@ def _args(p: dict) -> list:
 
 
 def _label(p: dict) -> str:
+    return _label_of(json.dumps(p, sort_keys=True))
+
+
+@lru_cache(maxsize=256)  # the runner names every probe it checks, passed or not
+def _label_of(key: str) -> str:
+    p = json.loads(key)
     names = {
         ARRAYS: lambda v: "[" + ", ".join(describe(x, 60) for x in v) + "]",
         SHAPE: lambda v: str(tuple(v)),
@@ -91,14 +98,24 @@ def _function_part(
 ) -> Part:
     """A part whose probes call one of several numpy functions the student writes by hand."""
 
-    def expected(p: dict) -> dict:
+    @lru_cache(maxsize=256)  # a probe's reference and witness are asked for again and again
+    def _expected(key: str) -> dict:
+        p = json.loads(key)
         out = references[p["fn"]](*_args(p))
         out = out if isinstance(out, tuple) else (out,)
         return dict(zip(p["fields"], out, strict=True))
 
-    def witness(p: dict) -> dict:
+    @lru_cache(maxsize=256)
+    def _witness(key: str) -> dict:
+        p = json.loads(key)
         w = (witnesses or {}).get(p["fn"])
         return {} if w is None else w(p)
+
+    def expected(p: dict) -> dict:
+        return dict(_expected(json.dumps(p, sort_keys=True)))
+
+    def witness(p: dict) -> dict:
+        return dict(_witness(json.dumps(p, sort_keys=True)))
 
     return Part(
         points,
