@@ -38,13 +38,21 @@ class SGD:
             if p.grad is None:
                 continue
             g = p.grad.data
-            if self.weight_decay:
-                g = g + self.weight_decay * p.data
-            if self.momentum:
-                v = self._velocity[i]
-                v = g.copy() if v is None else self.momentum * v + g
-                self._velocity[i] = v
-                g = v
+            if self.weight_decay or self.momentum:
+                g = self._decay_and_momentum(i, p, g)
             # BEGIN EXERCISE 01-derivatives (gradient_descent)
             p.data -= self.lr * g
             # END EXERCISE
+
+    def _decay_and_momentum(self, i: int, p: Tensor, g: np.ndarray) -> np.ndarray:
+        """The step direction: the gradient plus decay, averaged into the velocity."""
+        # BEGIN EXERCISE 05-networks (SGD with momentum and weight decay)
+        if self.weight_decay:
+            g = g + self.weight_decay * p.data
+        if self.momentum:
+            v = self._velocity[i]
+            v = g.copy() if v is None else self.momentum * v + g
+            self._velocity[i] = v
+            g = v
+        return g
+        # END EXERCISE

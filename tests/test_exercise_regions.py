@@ -31,6 +31,9 @@ EXPECTED = [
     ("optim.py", "01-derivatives", "p.data -= self.lr * g"),  # gradient_descent
     ("ops/linalg.py", "04-tensor-gradients", "out_grad @ b.T"),
     ("ops/elementwise.py", "06-beyond-backprop", "da * b + a * db"),
+    ("optim.py", "05-networks", "self.momentum * v + g"),  # SGD's momentum and decay
+    ("nn/__init__.py", "05-networks", "rng.uniform(-bound, bound, (in_features, out_features))"),
+    ("nn/__init__.py", "05-networks", "out = x @ self.weight"),  # Linear.forward
 ]
 
 

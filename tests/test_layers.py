@@ -36,6 +36,7 @@ LAYERS = [
     "mytorch.check",
     "mytorch.visible",
     "mytorch.draw",
+    "mytorch.dashboard",
     "mytorch.nn.functional",
     "mytorch.nn",
     "mytorch.optim",

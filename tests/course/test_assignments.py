@@ -357,3 +357,24 @@ def test_tensor_gradients_worked_examples_reproduce_the_seeds() -> None:
     p = np.exp([1.0, 2.0, 3.0]) / np.sum(np.exp([1.0, 2.0, 3.0]))
     jac = ns["softmax_jacobian"](np.array([1.0, 2.0, 3.0]))
     assert np.allclose(jac, [[p[i] * ((i == j) - p[j]) for j in range(3)] for i in range(3)])
+
+
+def test_networks_worked_examples_reproduce_the_seeds() -> None:
+    """The lecture's ln(1 + e^-x) table, to -2000; logits of +-1000 with (P - T)/m; the
+    logistic-regression, skip-connection and adjoint examples small enough to do by hand."""
+    ns = solution_namespace("05-networks")
+    table = np.array([-1.0, -2.0, -5.0, -10.0, -20.0, -50.0, -100.0, -200.0, -500.0])
+    lecture = [1.3133, 2.1269, 5.0067, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]
+    assert np.round(ns["log1p_exp_neg"](table), 4).tolist() == lecture
+    assert ns["log1p_exp_neg"](np.array([-1000.0, -2000.0])).tolist() == [1000.0, 2000.0]
+    loss, grad = ns["softmax_cross_entropy"](
+        np.array([[1000.0, -1000.0], [-1000.0, 1000.0]]), np.array([[1.0, 0.0], [1.0, 0.0]])
+    )
+    assert loss == 1000.0 and grad.tolist() == [[0.0, 0.0], [-0.5, 0.5]]  # (P - T) / m
+    dw, db, dx = ns["logreg_gradients"](np.array([1.0, 2.0]), 0, np.zeros((2, 2)), np.zeros(2))
+    assert dw.tolist() == [[-0.5, -1.0], [0.5, 1.0]] and db.tolist() == [-0.5, 0.5]
+    assert dx.tolist() == [0.0, 0.0]
+    dx = ns["skip_backward"](np.array([1.0, -1.0]), np.eye(2), 2 * np.eye(2), np.ones(2))
+    assert dx.tolist() == [3.0, 1.0]  # 1 through the skip, 2 through the unit that is on
+    adjoints = ns["sigmoid_net_adjoints"](np.zeros((1, 2)), np.zeros((2, 2)), np.zeros((2, 2)), 1)
+    assert abs(adjoints["loss"] - np.log(2)) < 1e-15 and adjoints["v7"].tolist() == [[0.5, -0.5]]

@@ -68,7 +68,9 @@ def test_no_open_exercise_survives_in_the_edition(edition) -> None:
                 assert exercise_message(open_ones[0], aid) in text, relative
             else:
                 assert body in text, f"{relative}: closed exercise {owners} missing from {aid}"
-    assert checked >= 60  # every op's gradient and tangent, the engine, the numerical gradient
+    # every op's gradient and tangent, the engine, the numerical gradient; from assignment 5
+    # on the gradients and the engine are closed, and the tangents are what is left out
+    assert checked >= (60 if aid < "05" else 20)
 
 
 # What each stripped piece says when called in an edition (None: it works there).
@@ -400,6 +402,29 @@ def square_norm_backward(x, out_grad):
 
 def matvec_backward(W, x, out_grad):
     return _engine_gradients(lambda w, v: w @ v, W, x, out_grad=out_grad)
+""",
+    },
+    "05-networks": {
+        "two_layer_by_hand-solution": """
+import mytorch
+from mytorch.nn.functional import cross_entropy
+
+
+def two_layer_backward(X, T, W1, b1, W2, b2, lam):
+    weights = [mytorch.Tensor(w, requires_grad=True) for w in (W1, b1, W2, b2)]
+    hidden = mytorch.relu(mytorch.Tensor(X) @ weights[0] + weights[1])
+    decay = (weights[0] * weights[0]).sum() + (weights[2] * weights[2]).sum()
+    loss = cross_entropy(hidden @ weights[2] + weights[3], T.argmax(axis=1)) + lam / 2 * decay
+    loss.backward()
+    return (loss.item(), *(w.grad.data for w in weights))
+""",
+        "linear_and_sgd-solution": """
+class Linear(mytorch.nn.Linear):
+    pass
+
+
+class SGD(mytorch.optim.SGD):
+    pass
 """,
     },
 }
