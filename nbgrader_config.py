@@ -22,6 +22,7 @@ from nbconvert.preprocessors import (  # noqa: E402
     ClearMetadataPreprocessor,
     CSSHTMLHeaderPreprocessor,
 )
+from nbgrader.converters import GenerateAssignment  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties,
     CheckCellMetadata,
@@ -37,6 +38,7 @@ from nbgrader.preprocessors import (  # noqa: E402
 
 import mytorch_course  # noqa: E402
 from mytorch_course.preprocessors import (  # noqa: E402
+    BookLinks,
     CapOutputs,
     DescribeParts,
     EscapeStudentHTML,
@@ -70,6 +72,17 @@ c.CourseDirectory.ignore = [
 # bytes), so the plain `nbgrader generate_assignment NAME` regenerates it instead of skipping
 # it, and so fills the gradebook that `nbgrader autograde` needs on a fresh clone.
 c.GenerateAssignment.force = True
+
+# The book each notebook links to: the release's links to chapters go to
+# <book_url>/<chapter>.html. The default is a local build of the book (`make book`), relative
+# to the released notebook's folder; set the address where you publish the book instead,
+# e.g. "https://example.org/mytorch-book", then run `mytorch-course release`.
+c.BookLinks.book_url = "../../book/_build/html"
+# BookLinks first, then nbgrader's own release steps (its default list).
+c.GenerateAssignment.preprocessors = [
+    BookLinks,
+    *GenerateAssignment.class_traits()["preprocessors"].make_dynamic_default(),
+]
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

@@ -18,12 +18,16 @@ Sanitize pipeline: :class:`RepairMetadata` restores or drops broken nbgrader cel
 before nbgrader's own checks (which would otherwise fail the whole submission);
 :class:`OverwriteReleasedCells` warns about a test cell only when the student changed it.
 
+Release pipeline (``c.GenerateAssignment.preprocessors``): :class:`BookLinks` points the
+links to book chapters at the built book (``c.BookLinks.book_url``).
+
 Feedback pipeline: :class:`DescribeParts` gives the feedback template each part's name
 and how it is scored; :class:`ShortenErrors` reduces tracebacks to one line;
 :class:`EscapeStudentHTML` shows student HTML, SVG, scripts and widgets as text.
 :class:`CapOutputs` (autograde and feedback) bounds each cell's and notebook's output.
 """
 
+from .book_links import BookLinks
 from .cap_outputs import CapOutputs
 from .describe_parts import DescribeParts
 from .escape_student_html import EscapeStudentHTML
@@ -34,6 +38,7 @@ from .shorten_errors import ShortenErrors
 from .verify_probes import VerifyProbes
 
 __all__ = [
+    "BookLinks",
     "CapOutputs",
     "DescribeParts",
     "EscapeStudentHTML",

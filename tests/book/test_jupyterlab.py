@@ -243,3 +243,42 @@ def test_notebook_runs_in_jupyterlab_with_graph_and_widget(jupyterlab, playwrigh
         except OSError:
             pass
         (root / name).unlink(missing_ok=True)
+
+
+def test_book_link_of_the_release_opens_its_chapter(jupyterlab, playwright_browser, built_book):
+    """Clicking the release's book link opens the chapter of the built book in JupyterLab.
+
+    The server root gets the course layout: the release of assignment 1 and, at the default
+    c.BookLinks.book_url (../../book/_build/html from the notebook), a fresh build of the book.
+    JupyterLab shows the page in its HTML viewer, which sandboxes it: the text is there, the
+    book's styles and math are not (open book/_build/html/ in a browser for those).
+    """
+    assert built_book["returncode"] == 0, built_book["log"][-3000:]
+    root = jupyterlab["root"]
+    folder = root / "course" / "assignments" / "01-derivatives"
+    shutil.copytree(ROOT / "assignments" / "01-derivatives", folder, dirs_exist_ok=True)
+    shutil.copytree(built_book["html"], root / "course" / "book" / "_build" / "html",
+                    dirs_exist_ok=True)  # fmt: skip
+    name = "course/assignments/01-derivatives/01-derivatives.ipynb"
+    context = playwright_browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    log = PageLog()
+    block_network(page, log, allow_hosts=(f"127.0.0.1:{jupyterlab['port']}",))
+    try:
+        page.goto(f"{jupyterlab['base']}/lab/tree/{name}?token={TOKEN}", wait_until="load")
+        link = page.locator(".jp-RenderedMarkdown a", has_text="1. Derivatives three ways")
+        link.first.wait_for(timeout=120_000)
+        link.first.click()
+        page.wait_for_function(
+            "() => { const w = window.jupyterapp.shell.currentWidget;"
+            " return w && w.context && w.context.path.endsWith('.html'); }",
+            timeout=60_000,
+        )
+        opened = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
+        assert opened == "course/book/_build/html/01-derivatives.html"
+        heading = page.frame_locator(".jp-HTMLViewer iframe").locator("h1").first
+        heading.wait_for(timeout=60_000)
+        assert heading.inner_text().strip().startswith("1. Derivatives three ways")
+        assert log.blocked == [], f"requests left the machine: {log.blocked}"
+    finally:
+        context.close()
