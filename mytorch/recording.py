@@ -12,6 +12,8 @@ Lifecycle (documented in the book's engine chapter and tested in tests/test_life
   So a graph lives exactly as long as its tensors, and an evaluation loop that forgets
   ``no_grad()`` frees each graph when its tensors go away: memory stays bounded.
 * Nothing is a singleton, so re-running a notebook cell just builds a new graph.
+* ``mytorch.use_engine(add_operation=...)`` plugs in another ``add_operation`` (assignment 3
+  writes its own): ``OperationList.add_operation`` then hands every call to it.
 """
 
 from __future__ import annotations
@@ -120,9 +122,7 @@ class OperationList:
         self._seq = itertools.count()
         self._prune_at = 1024
 
-    def add_operation(
-        self, op: Op, inputs: tuple[Tensor, ...], output: Tensor
-    ) -> Operation | None:
+    def add_operation(self, op: Op, inputs: tuple[Tensor, ...], output: Tensor) -> Operation | None:
         """Record ``output = op(*inputs)`` at the end of the list and return the record, or
         return None and record nothing: under ``no_grad()``, or when no input needs a
         gradient (nothing could flow back through the op). ``Op.__call__`` calls it for

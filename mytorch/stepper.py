@@ -102,8 +102,10 @@ class Stepper:
             for name, grad in spots.items()
         )
         head = f"<b>{html.escape(self.caption(position))}</b><br>"
-        return head + f"<table><tr><th>spot</th><th>gradient</th></tr>{rows}</table>" + (
-            "" if spots else "<i>the buffer is empty</i>"
+        return (
+            head
+            + f"<table><tr><th>spot</th><th>gradient</th></tr>{rows}</table>"
+            + ("" if spots else "<i>the buffer is empty</i>")
         )
 
     def go(self, position: int) -> None:
@@ -122,7 +124,9 @@ class Stepper:
         try:
             import ipywidgets as widgets
         except ImportError as err:  # pragma: no cover - the course environment has it
-            raise ImportError("the backprop stepper needs ipywidgets: pip install ipywidgets") from err
+            raise ImportError(
+                "the backprop stepper needs ipywidgets: pip install ipywidgets"
+            ) from err
         self._back = widgets.Button(description="◀ back")
         self._next = widgets.Button(description="next ▶")
         self._graph = widgets.HTML()

@@ -35,6 +35,7 @@ LAYERS = [
     "mytorch.func",
     "mytorch.check",
     "mytorch.draw",
+    "mytorch.stepper",
     "mytorch.nn.functional",
     "mytorch.nn",
     "mytorch.optim",

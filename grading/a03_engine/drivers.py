@@ -9,7 +9,6 @@ assignment 2, without broadcasting).
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -85,7 +84,8 @@ def reference_walk(records: list, loss: Tensor, seed: Tensor, buffer: Any) -> li
         out_grad = buffer.pop(record.output)
         if out_grad is None:
             continue
-        for tensor, grad in zip(record.inputs, record.op.gradient(out_grad, record.output)):
+        grads = record.op.gradient(out_grad, record.output)
+        for tensor, grad in zip(record.inputs, grads, strict=True):
             if grad is not None and tensor.requires_grad:
                 buffer.accumulate(tensor, grad)
                 if tensor.is_leaf:
@@ -179,8 +179,7 @@ def memory_buffer(probe: dict, student: Mapping[str, Any]) -> list:
         elif kind == "len":
             seen.append(len(buffer))
         elif kind == "forget":  # the tensor is gone; its spot was never emptied
-            del pool[action[1]]
-            gc.collect()
+            del pool[action[1]]  # reference counting frees it here
         elif kind == "fresh":  # new tensors made (and dropped) one after the other
             found = []
             for _ in range(action[2]):

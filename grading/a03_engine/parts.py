@@ -21,16 +21,37 @@ from mytorch_course.runner import Part
 from . import drivers
 
 # The engine must not do the work of a part done by hand (the student edition lacks it too).
-ENGINE = ("autograd", "backward", "grad", "vjp", "jacobian", "trace_backward", "use_engine",
-          "plugged_engine", "PluggedEngine")  # fmt: skip
-BY_HAND = ("mytorch", "Tensor", "backward", "reverse_walk", "accumulate_grads", "use_engine",
-           "Add", "Mul", "Tanh", "add", "mul")  # fmt: skip
+ENGINE = (
+    "autograd",
+    "backward",
+    "vjp",
+    "jacobian",
+    "trace_backward",
+    "use_engine",
+    "plugged_engine",
+    "PluggedEngine",
+)
+BY_HAND = (
+    "mytorch",
+    "Tensor",
+    "backward",
+    "reverse_walk",
+    "accumulate_grads",
+    "use_engine",
+    "Add",
+    "Mul",
+    "Tanh",
+    "add",
+    "mul",
+)
 TOL = 1e-9, 1e-12
 FORWARD = {"add": np.add, "mul": np.multiply, "tanh": np.tanh}
 
 
 def _values(rng: np.random.Generator, n: int, size: int) -> list:
-    return [(rng.uniform(0.3, 1.5, size) * rng.choice([-1.0, 1.0], size)).tolist() for _ in range(n)]
+    return [
+        (rng.uniform(0.3, 1.5, size) * rng.choice([-1.0, 1.0], size)).tolist() for _ in range(n)
+    ]
 
 
 def _grad_mismatch(label: str, expected: Any, got: Any) -> str | None:
@@ -61,10 +82,16 @@ def add_operation_probes(rng: np.random.Generator) -> list[dict]:
             pool = len(flags) + len(calls)
             op = str(rng.choice(["add", "mul", "tanh"]))
             arity = 1 if op == "tanh" else 2
-            calls.append({"op": op, "inputs": [int(i) for i in rng.integers(0, pool, arity)],
-                          "grad_mode": bool(rng.random() < 0.7)})  # fmt: skip
-        probes.append({"values": _values(rng, len(flags), size), "requires_grad": flags,
-                       "calls": calls})  # fmt: skip
+            calls.append(
+                {
+                    "op": op,
+                    "inputs": [int(i) for i in rng.integers(0, pool, arity)],
+                    "grad_mode": bool(rng.random() < 0.7),
+                }
+            )
+        probes.append(
+            {"values": _values(rng, len(flags), size), "requires_grad": flags, "calls": calls}
+        )
     return probes
 
 
@@ -97,34 +124,49 @@ def add_operation_check(probe: dict, got: Any) -> str | None:
         if want != have:
             text = _call_text(probe, index)
             if want:
-                return f"{text}: should be recorded (an input requires a gradient), but you returned None"
+                return f"{text}: an input requires a gradient, so it is recorded; you returned None"
             if not call["grad_mode"]:
                 return f"{text}: nothing is recorded under no_grad(), but you returned a record"
-            return (f"{text}: none of its inputs requires a gradient, so nothing is recorded, but "
-                    "you returned a record")  # fmt: skip
+            return (
+                f"{text}: none of its inputs requires a gradient, so nothing is recorded, but "
+                "you returned a record"
+            )
         needs.append(want)
     if len(got["returned"]) != len(returned):
         return f"expected {len(returned)} calls, got {describe(got['returned'])}"
     if got.get("tape") != tape:
-        listed = [f"{r['op']}({', '.join(f't{i}' for i in r['inputs'])}) -> t{r['output']}"
-                  for r in got.get("tape") or [] if isinstance(r, dict)]  # fmt: skip
-        wanted = [f"{r['op']}({', '.join(f't{i}' for i in r['inputs'])}) -> t{r['output']}"
-                  for r in tape]  # fmt: skip
-        return (f"the tape should hold, in call order, {wanted}; yours holds {listed} (append "
-                "each record once, with its op, its inputs in order and its output)")  # fmt: skip
+        listed = [
+            f"{r['op']}({', '.join(f't{i}' for i in r['inputs'])}) -> t{r['output']}"
+            for r in got.get("tape") or []
+            if isinstance(r, dict)
+        ]
+        wanted = [
+            f"{r['op']}({', '.join(f't{i}' for i in r['inputs'])}) -> t{r['output']}" for r in tape
+        ]
+        return (
+            f"the tape should hold, in call order, {wanted}; yours holds {listed} (append "
+            "each record once, with its op, its inputs in order and its output)"
+        )
     return None
 
 
 def add_operation_label(probe: dict) -> str:
-    flags = ", ".join(f"t{i}{'' if f else ' (constant)'}" for i, f in enumerate(probe["requires_grad"]))
+    flags = ", ".join(
+        f"t{i}{'' if f else ' (constant)'}" for i, f in enumerate(probe["requires_grad"])
+    )
     return f"leaves {flags}; {len(probe['calls'])} calls"
 
 
 ADD_OPERATION = Part(
-    points=10, probes=add_operation_probes, driver=drivers.add_operation,
-    label=add_operation_label, check=add_operation_check, title="add_operation", seed=301,
+    points=10,
+    probes=add_operation_probes,
+    driver=drivers.add_operation,
+    label=add_operation_label,
+    check=add_operation_check,
+    title="add_operation",
+    seed=301,
     forbidden=("add_operation", *ENGINE),
-)  # fmt: skip
+)
 
 
 # --- part 2: the memory buffer --------------------------------------------------------------
@@ -193,18 +235,24 @@ def memory_buffer_check(probe: dict, got: Any) -> str | None:
         text = f"step {step + 1}, {_action_text(action)}"
         if action[0] == "untouched":
             if have is not True:
-                return (f"{text}: accumulate changed a gradient it was given. Add with + (a new "
-                        "tensor) instead of changing a stored gradient in place: the same "
-                        "gradient is often handed to several inputs")  # fmt: skip
+                return (
+                    f"{text}: accumulate changed a gradient it was given. Add with + (a new "
+                    "tensor) instead of changing a stored gradient in place: the same "
+                    "gradient is often handed to several inputs"
+                )
         elif action[0] == "fresh":
             if not isinstance(have, list) or any(h is not None for h in have):
-                return (f"{text}: a new tensor has no spot, but your buffer returned a gradient "
-                        "left by a tensor that is gone. Python reuses the memory (and the id) of "
-                        "freed objects: key the spots by tensor.slot, which is never reused")  # fmt: skip
+                return (
+                    f"{text}: a new tensor has no spot, but your buffer returned a gradient "
+                    "left by a tensor that is gone. Python reuses the memory (and the id) of "
+                    "freed objects: key the spots by tensor.slot, which is never reused"
+                )
         elif action[0] == "len":
             if have != want:
-                return (f"{text}: expected {want} spot(s), got {describe(have)} (pop frees the "
-                        "spot it reads)")  # fmt: skip
+                return (
+                    f"{text}: expected {want} spot(s), got {describe(have)} (pop frees the "
+                    "spot it reads)"
+                )
         elif (msg := _grad_mismatch(text, want, have)) is not None:
             return msg + _buffer_hint(probe, action, want, have)
     return None
@@ -220,17 +268,23 @@ def _buffer_hint(probe: dict, action: list, want: Any, have: Any) -> str:
         if len(mine) == 2 and close(have, mine[-1], *TOL):
             return "\n    Likely cause: the second gradient replaced the first (= instead of +=)"
         if np.size(have) == np.size(want) and not close(have, want, *TOL):
-            return ("\n    Likely cause: t0 and t1 share their numbers (t1 is a reshaped view of "
-                    "t0) and got one spot: key by tensor.slot, not by the data's address")  # fmt: skip
+            return (
+                "\n    Likely cause: t0 and t1 share their numbers (t1 is a reshaped view of "
+                "t0) and got one spot: key by tensor.slot, not by the data's address"
+            )
     return ""
 
 
 MEMORY_BUFFER = Part(
-    points=15, probes=memory_buffer_probes, driver=drivers.memory_buffer,
+    points=15,
+    probes=memory_buffer_probes,
+    driver=drivers.memory_buffer,
     label=lambda p: "t1 is a reshaped view of t0; t2 is dropped with its spot still open",
-    check=memory_buffer_check, title="memory_buffer", seed=302,
+    check=memory_buffer_check,
+    title="memory_buffer",
+    seed=302,
     forbidden=("mytorch", "autograd", "recording"),
-)  # fmt: skip
+)
 
 
 # --- part 3: the reverse walk ---------------------------------------------------------------
@@ -262,8 +316,13 @@ def graph_probe(rng: np.random.Generator) -> dict:
         twice = any(used.count(i) > 1 for i in set(used))
         if len(reached) >= 2 and twice and 4 not in parents:
             break
-    return {"values": _values(rng, 4, size), "requires_grad": flags, "ops": ops, "loss": loss,
-            "seed": (rng.normal(size=size) * 1.5).tolist()}  # fmt: skip
+    return {
+        "values": _values(rng, 4, size),
+        "requires_grad": flags,
+        "ops": ops,
+        "loss": loss,
+        "seed": (rng.normal(size=size) * 1.5).tolist(),
+    }
 
 
 def _parents(ops: list, loss: int) -> set[int]:
@@ -327,22 +386,32 @@ def reverse_walk_check(probe: dict, got: Any) -> str | None:
     for key in have:
         if key not in want:
             leaf = int(key)
-            why = ("it is a constant (requires_grad=False)" if 0 <= leaf < 4 and
-                   not probe["requires_grad"][leaf] else "the loss does not depend on it")  # fmt: skip
+            why = (
+                "it is a constant (requires_grad=False)"
+                if 0 <= leaf < 4 and not probe["requires_grad"][leaf]
+                else "the loss does not depend on it"
+            )
             return f"you returned a gradient for t{key}, but {why}: leave it out"
         if have[key] == "twice":
             return f"you returned t{key} twice: one (leaf, gradient) pair per leaf"
     for key, value in want.items():
         if key not in have:
-            return (f"no gradient for the leaf t{key}, which the loss depends on (did you walk "
-                    "the records newest first?)")  # fmt: skip
+            return (
+                f"no gradient for the leaf t{key}, which the loss depends on (did you walk "
+                "the records newest first?)"
+            )
         if (msg := compare(f"the gradient of t{key}", value, have[key], *TOL)) is not None:
             witness = walk_witness(probe).get(key)
-            return msg + _walk_hint(probe, key, have[key]) + (
-                f"\n    (float64 finite differences give {describe(witness)})")
+            return (
+                msg
+                + _walk_hint(probe, key, have[key])
+                + (f"\n    (float64 finite differences give {describe(witness)})")
+            )
     if got.get("spots left") != 0:
-        return (f"{got.get('spots left')} spot(s) were left in the buffer after the walk: take "
-                "each gradient out with pop (which frees the spot), leaves included")  # fmt: skip
+        return (
+            f"{got.get('spots left')} spot(s) were left in the buffer after the walk: take "
+            "each gradient out with pop (which frees the spot), leaves included"
+        )
     if got.get("grad touched"):
         return "reverse_walk set .grad of a leaf: leave .grad to accumulate_grads (Part 4)"
     return None
@@ -362,15 +431,22 @@ def walk_label(probe: dict) -> str:
         names.append(f"t{4 + position}")
         lines.append(f"t{4 + position} = {op}({', '.join(f't{i}' for i in inputs)})")
     values = "; ".join(f"t{i} = {describe(v)}" for i, v in enumerate(probe["values"]))
-    return (f"graph {'; '.join(lines)} with {values} (t3 constant), loss t{probe['loss']}, "
-            f"seed {describe(probe['seed'])}")  # fmt: skip
+    return (
+        f"graph {'; '.join(lines)} with {values} (t3 constant), loss t{probe['loss']}, "
+        f"seed {describe(probe['seed'])}"
+    )
 
 
 REVERSE_WALK = Part(
-    points=20, probes=lambda rng: [graph_probe(rng) for _ in range(24)],
-    driver=drivers.reverse_walk, label=walk_label, check=reverse_walk_check,
-    title="reverse_walk", seed=303, forbidden=ENGINE,
-)  # fmt: skip
+    points=20,
+    probes=lambda rng: [graph_probe(rng) for _ in range(24)],
+    driver=drivers.reverse_walk,
+    label=walk_label,
+    check=reverse_walk_check,
+    title="reverse_walk",
+    seed=303,
+    forbidden=ENGINE,
+)
 
 
 # --- part 4: accumulate and zero_grad -------------------------------------------------------
@@ -384,11 +460,22 @@ def accumulate_probes(rng: np.random.Generator) -> list[dict]:
         def g(rng: np.random.Generator = rng, size: int = size) -> list:
             return rng.normal(size=size).tolist()
 
-        script = [["acc", [[0, g()], [1, g()]]], ["acc", [[0, g()]]], ["zero", [1]],
-                  ["acc", [[1, g()], [2, g()], [1, g()]]], ["untouched"], ["zero", [0, 1, 2]],
-                  ["acc", [[2, g()]]]]  # fmt: skip
-        script += [["seed", [], None], ["seed", [1], None], ["seed", [3], None],
-                   ["seed", [size], g()], ["seed", [], float(rng.normal())]]  # fmt: skip
+        script = [
+            ["acc", [[0, g()], [1, g()]]],
+            ["acc", [[0, g()]]],
+            ["zero", [1]],
+            ["acc", [[1, g()], [2, g()], [1, g()]]],
+            ["untouched"],
+            ["zero", [0, 1, 2]],
+            ["acc", [[2, g()]]],
+        ]
+        script += [
+            ["seed", [], None],
+            ["seed", [1], None],
+            ["seed", [3], None],
+            ["seed", [size], g()],
+            ["seed", [], float(rng.normal())],
+        ]
         probes.append({"values": _values(rng, 3, size), "script": script})
     return probes
 
@@ -430,13 +517,20 @@ def accumulate_check(probe: dict, got: Any) -> str | None:
     for step, (action, want, have) in enumerate(zip(probe["script"], expected, got, strict=True)):
         kind = action[0]
         if kind == "untouched" and have is not True:
-            return (f"step {step + 1}: accumulate_grads changed a gradient it was given: build "
-                    "the sum as a new tensor (leaf.grad + grad), never in place")  # fmt: skip
+            return (
+                f"step {step + 1}: accumulate_grads changed a gradient it was given: build "
+                "the sum as a new tensor (leaf.grad + grad), never in place"
+            )
         if kind in ("acc", "zero"):
-            what = ("after accumulate_grads(" + ", ".join(f"(t{i}, g)" for i, _ in action[1]) + ")"
-                    if kind == "acc" else f"after zero_grad([{', '.join(f't{i}' for i in action[1])}])")  # fmt: skip
+            what = (
+                "after accumulate_grads(" + ", ".join(f"(t{i}, g)" for i, _ in action[1]) + ")"
+                if kind == "acc"
+                else f"after zero_grad([{', '.join(f't{i}' for i in action[1])}])"
+            )
             if not isinstance(have, list) or len(have) != 3:
-                return f"step {step + 1}, {what}: expected the .grad of 3 leaves, got {describe(have)}"
+                return (
+                    f"step {step + 1}, {what}: expected the .grad of 3 leaves, got {describe(have)}"
+                )
             for index, (w, h) in enumerate(zip(want, have, strict=True)):
                 label = f"step {step + 1}, {what}: t{index}.grad"
                 if w is None:
@@ -446,17 +540,23 @@ def accumulate_check(probe: dict, got: Any) -> str | None:
                     if kind == "acc" and any(i == index for i, _ in action[1]) and h is not None:
                         last = [np.array(v) for i, v in action[1] if i == index][-1]
                         if close(h, last, *TOL):
-                            msg += ("\n    Likely cause: the new gradient replaced .grad (=) "
-                                    "instead of adding to it (+=)")  # fmt: skip
+                            msg += (
+                                "\n    Likely cause: the new gradient replaced .grad (=) "
+                                "instead of adding to it (+=)"
+                            )
                     return msg
         if kind == "seed":
             shape, out_grad = tuple(action[1]), action[2]
-            label = (f"step {step + 1}, seed_gradient(loss of shape {shape}, "
-                     f"out_grad={'None' if out_grad is None else describe(out_grad)})")  # fmt: skip
+            label = (
+                f"step {step + 1}, seed_gradient(loss of shape {shape}, "
+                f"out_grad={'None' if out_grad is None else describe(out_grad)})"
+            )
             if "raised" in want:
                 if not (isinstance(have, dict) and "raised" in have):
-                    return (f"{label}: a loss with {int(np.prod(shape))} entries needs out_grad; "
-                            f"raise a ValueError instead of returning {describe(have)}")  # fmt: skip
+                    return (
+                        f"{label}: a loss with {int(np.prod(shape))} entries needs out_grad; "
+                        f"raise a ValueError instead of returning {describe(have)}"
+                    )
             elif not isinstance(have, dict) or "seed" not in have:
                 return f"{label}: expected {describe(want['seed'])}, got {describe(have)}"
             elif (msg := compare(label, want["seed"], have["seed"], *TOL)) is not None:
@@ -465,11 +565,15 @@ def accumulate_check(probe: dict, got: Any) -> str | None:
 
 
 ACCUMULATE = Part(
-    points=15, probes=accumulate_probes, driver=drivers.accumulate_and_zero_grad,
-    label=lambda p: f"three leaves of shape ({len(p['values'][0])},)", check=accumulate_check,
-    title="accumulate_and_zero_grad", seed=304,
+    points=15,
+    probes=accumulate_probes,
+    driver=drivers.accumulate_and_zero_grad,
+    label=lambda p: f"three leaves of shape ({len(p['values'][0])},)",
+    check=accumulate_check,
+    title="accumulate_and_zero_grad",
+    seed=304,
     forbidden=("autograd", "backward", "optim", "nn", "use_engine", "plugged_engine"),
-)  # fmt: skip
+)
 
 
 # --- part 5: y = w x + b, predicted ---------------------------------------------------------
@@ -479,12 +583,13 @@ SUBSETS = [s for n in range(1, 8) if (s := [k for i, k in enumerate("wxb") if n 
 
 def wx_probes(rng: np.random.Generator) -> list[dict]:
     probes = []
-    for repeat in range(3):
+    for _ in range(3):
         for needs in SUBSETS:
             n = int(rng.integers(1, 4))
             w, x, b = (v for v in _values(rng, 3, n))
-            probes.append({"w": w, "x": x, "b": b, "g": rng.normal(size=n).tolist(),
-                           "needs_grad": needs})  # fmt: skip
+            probes.append(
+                {"w": w, "x": x, "b": b, "g": rng.normal(size=n).tolist(), "needs_grad": needs}
+            )
     return probes
 
 
@@ -501,8 +606,11 @@ def engine_trace(probe: dict) -> dict:
     names[z.slot], names[y.slot] = "z", "y"
     records = [r for r in drivers.mytorch.tape.until(y) if r.output_slot in names]
     symbol = {"Mul": "*", "Add": "+"}
-    texts = [f"{names[r.output_slot]} = {names[r.inputs[0].slot]} "
-             f"{symbol[type(r.op).__name__]} {names[r.inputs[1].slot]}" for r in records]  # fmt: skip
+    texts = [
+        f"{names[r.output_slot]} = {names[r.inputs[0].slot]} "
+        f"{symbol[type(r.op).__name__]} {names[r.inputs[1].slot]}"
+        for r in records
+    ]
     buffer = drivers.ReferenceBuffer()
     buffer.accumulate(y, drivers.Tensor(np.array(probe["g"])))
     states = [{names[k]: v.data for k, v in buffer.spots.items()}]
@@ -522,19 +630,25 @@ def wx_check(probe: dict, got: Any) -> str | None:
     if not isinstance(got, dict) or not isinstance(got.get("records"), list):
         return f"expected (records, buffers), got {describe(got)}"
     if got["records"] != expected["records"]:
-        return (f"the operation list should be {expected['records']}, got {got['records']} (an "
-                "operation none of whose inputs requires a gradient is not recorded)")  # fmt: skip
+        return (
+            f"the operation list should be {expected['records']}, got {got['records']} (an "
+            "operation none of whose inputs requires a gradient is not recorded)"
+        )
     buffers = got.get("buffers")
     if not isinstance(buffers, list) or len(buffers) != len(expected["buffers"]):
-        return (f"expected {len(expected['buffers'])} buffer states (the seed, then one per "
-                f"record visited), got {describe(buffers)}")  # fmt: skip
+        return (
+            f"expected {len(expected['buffers'])} buffer states (the seed, then one per "
+            f"record visited), got {describe(buffers)}"
+        )
     for step, (want, have) in enumerate(zip(expected["buffers"], buffers, strict=True)):
-        when = "before the walk" if step == 0 else (
-            f"after the walk visits {expected['records'][-step]!r}")
+        when = (
+            "before the walk"
+            if step == 0
+            else (f"after the walk visits {expected['records'][-step]!r}")
+        )
         if not isinstance(have, dict) or sorted(have) != sorted(want):
             mine = sorted(have) if isinstance(have, dict) else have
-            return (f"{when}: the buffer holds spots for {sorted(want)}, you predicted "
-                    f"{mine}")  # fmt: skip
+            return f"{when}: the buffer holds spots for {sorted(want)}, you predicted " f"{mine}"
         for name, value in want.items():
             if (msg := compare(f"{when}: the spot of {name}", value, have[name], *TOL)) is not None:
                 return msg
@@ -542,12 +656,19 @@ def wx_check(probe: dict, got: Any) -> str | None:
 
 
 WX_PLUS_B = Part(
-    points=10, probes=wx_probes, driver=drivers.wx_plus_b_trace, check=wx_check,
-    label=lambda p: (f"y = w * x + b with w = {describe(p['w'])}, x = {describe(p['x'])}, "
-                     f"b = {describe(p['b'])}, seed {describe(p['g'])}; requiring a gradient: "
-                     f"{', '.join(p['needs_grad'])}"),
-    title="wx_plus_b_trace", seed=305, forbidden=BY_HAND,
-)  # fmt: skip
+    points=10,
+    probes=wx_probes,
+    driver=drivers.wx_plus_b_trace,
+    check=wx_check,
+    label=lambda p: (
+        f"y = w * x + b with w = {describe(p['w'])}, x = {describe(p['x'])}, "
+        f"b = {describe(p['b'])}, seed {describe(p['g'])}; requiring a gradient: "
+        f"{', '.join(p['needs_grad'])}"
+    ),
+    title="wx_plus_b_trace",
+    seed=305,
+    forbidden=BY_HAND,
+)
 
 
 # --- part 6: the tanh network by hand -------------------------------------------------------
@@ -577,8 +698,14 @@ def net_gradients(p: dict, shared: Callable = np.sum) -> dict:
     dy = shared(do[:, None] * B, axis=0)
     di = dy * (1 - y**2)
     dx = shared(di[:, None] * A, axis=0)
-    return {"z": z, "dx": dx, "dA": np.outer(di, x), "da": np.repeat(di[:, None], 2, axis=1),
-            "dB": np.outer(do, y), "dc": np.repeat(do[:, None], 2, axis=1)}  # fmt: skip
+    return {
+        "z": z,
+        "dx": dx,
+        "dA": np.outer(di, x),
+        "da": np.repeat(di[:, None], 2, axis=1),
+        "dB": np.outer(do, y),
+        "dc": np.repeat(do[:, None], 2, axis=1),
+    }
 
 
 def net_witness(p: dict) -> dict:
@@ -591,6 +718,9 @@ def _last(values: np.ndarray, axis: int = 0) -> np.ndarray:
     return np.take(values, -1, axis=axis)
 
 
+SHARED_UNIT = "y_1 and y_2 each feed both output units: add the two contributions (+=, not =)"
+
+
 def _no_tanh_prime(p: dict) -> dict:
     x, A, a, B, c, dz = (np.array(p[k]) for k in (*NET, "dz"))
     y, _ = net_forward(x, A, a, B, c)
@@ -598,16 +728,24 @@ def _no_tanh_prime(p: dict) -> dict:
 
 
 TANH_NETWORK = Part(
-    points=15, probes=net_probes, driver=drivers.tanh_network_by_hand,
+    points=15,
+    probes=net_probes,
+    driver=drivers.tanh_network_by_hand,
     label=lambda p: ", ".join(f"{k} = {describe(p[k])}" for k in (*NET, "dz")),
-    expected=net_gradients, witness=net_witness, tolerance=TOL,
+    expected=net_gradients,
+    witness=net_witness,
+    tolerance=TOL,
     mistakes={
-        "y_1 and y_2 each feed both output units: add the two contributions (+=, not =)":
-            lambda p: {"dx": net_gradients(p, _last)["dx"], "dA": net_gradients(p, _last)["dA"]},
+        SHARED_UNIT: lambda p: {
+            "dx": net_gradients(p, _last)["dx"],
+            "dA": net_gradients(p, _last)["dA"],
+        },
         "the output unit's tanh: multiply dz by 1 - tanh^2(o) = 1 - z^2 first": _no_tanh_prime,
     },
-    title="tanh_network_by_hand", seed=306, forbidden=BY_HAND,
-)  # fmt: skip
+    title="tanh_network_by_hand",
+    seed=306,
+    forbidden=BY_HAND,
+)
 
 
 # --- part 7: a dynamic graph ----------------------------------------------------------------
@@ -645,11 +783,15 @@ def dynamic_check(probe: dict, got: Any) -> str | None:
     if (msg := compare("the value", value, got.get("value"), *TOL)) is not None:
         return msg + f"\n    ({len(ops) // 2} step(s) of y <- y*y + x run here, then tanh)"
     if got["tape"] != " ".join(ops):
-        return (f"the tape should record {' '.join(ops)!r}, got {got['tape']!r}: every step must "
-                "run with mul and add (a value computed in numpy is not recorded)")  # fmt: skip
+        return (
+            f"the tape should record {' '.join(ops)!r}, got {got['tape']!r}: every step must "
+            "run with mul and add (a value computed in numpy is not recorded)"
+        )
     h = 1e-6
-    fd = (iterate_reference(probe["x"] + h, probe["limit"])[0]
-          - iterate_reference(probe["x"] - h, probe["limit"])[0]) / (2 * h)  # fmt: skip
+    fd = (
+        iterate_reference(probe["x"] + h, probe["limit"])[0]
+        - iterate_reference(probe["x"] - h, probe["limit"])[0]
+    ) / (2 * h)
     if got.get("gradient") is None:
         return "no gradient reached x: is every value computed with the recorded operations?"
     msg = compare("the gradient of x", probe["seed"] * grad, got["gradient"], 1e-9, 1e-12)
@@ -657,10 +799,14 @@ def dynamic_check(probe: dict, got: Any) -> str | None:
 
 
 DYNAMIC_GRAPH = Part(
-    points=15, probes=dynamic_probes, driver=drivers.dynamic_graph, check=dynamic_check,
+    points=15,
+    probes=dynamic_probes,
+    driver=drivers.dynamic_graph,
+    check=dynamic_check,
     label=lambda p: f"iterate(x={p['x']:.6g}, limit={p['limit']:.6g}), seed {p['seed']:.4g}",
-    title="dynamic_graph", seed=307,
-)  # fmt: skip
+    title="dynamic_graph",
+    seed=307,
+)
 
 
 PARTS = {

@@ -17,21 +17,18 @@ WALK_LEAVES = """            buffer.accumulate(tensor, grad)
                 leaves[tensor.slot] = tensor
     return [(leaf, buffer.pop(leaf)) for leaf in leaves.values()]"""
 ACC = "leaf.grad = grad if leaf.grad is None else leaf.grad + grad"
-SOLVED_TRACE = """    return records, buffers
-    ### END SOLUTION"""
+SOLVED_TRACE = "    return records, buffers"
 ENGINE_TRACE = """    leaves = {k: Tensor(v, requires_grad=k in needs_grad) for k, v in zip("wxb", (w, x, b))}
     z = mul(leaves["w"], leaves["x"])
     y = add(z, leaves["b"])
     y.backward(g)
     records = ["z = w * x", "y = z + b"] if z.requires_grad else ["y = z + b"]
-    return records, buffers
-    ### END SOLUTION"""
+    return records, buffers"""
 ENGINE_NETWORK = """    X = [Tensor(v, requires_grad=True) for v in x]
     T = [[Tensor(A[k, m], requires_grad=True) for m in range(2)] for k in range(2)]
     Z = [tanh(mul(T[j][0], X[0])) for j in range(2)]
     mul(Z[0], Tensor(dz[0])).backward()
-    return {"z": z, "dx": dx, "dA": dA, "da": da, "dB": dB, "dc": dc}
-    ### END SOLUTION"""
+    return {"z": z, "dx": dx, "dA": dA, "da": da, "dB": dB, "dc": dc}"""
 
 VARIANTS = {
     "add_operation": {
@@ -66,7 +63,7 @@ VARIANTS = {
     "accumulate_and_zero_grad": {
         "assign_instead_of_accumulate": {ACC: "leaf.grad = grad"},
         "accumulates_in_place": {ACC: "leaf.grad = grad if leaf.grad is None else leaf.grad\n        if leaf.grad is not grad:\n            leaf.grad.data += grad.data"},
-        "zero_grad_does_nothing": {"        t.grad = None\n": "        pass\n"},
+        "zero_grad_does_nothing": {"        t.grad = None": "        pass"},
         "seed_ignores_out_grad": {"        return out_grad if isinstance(out_grad, Tensor) else Tensor(out_grad)\n": "        return Tensor(np.ones_like(loss.data))\n"},
         "seed_without_check": {'        raise ValueError(f"loss has shape {loss.shape}: pass out_grad (same shape) to backward()")\n': "        pass\n"},
         "engine_backward": {"    for t in tensors:\n": "    mytorch.optim.SGD(list(tensors)).zero_grad()\n    for t in tensors:\n"},
@@ -84,7 +81,7 @@ VARIANTS = {
         "forgets_output_tanh": {"do = dz * (1.0 - z**2)": "do = dz"},
         "forgets_hidden_tanh": {"di = dy * (1.0 - y**2)": "di = dy"},
         "transposed_weights": {"dB[j, k] = do[j] * y[k]": "dB[k, j] = do[j] * y[k]"},
-        "engine_network": {"    return {\"z\": z, \"dx\": dx, \"dA\": dA, \"da\": da, \"dB\": dB, \"dc\": dc}\n    ### END SOLUTION": ENGINE_NETWORK},
+        "engine_network": {"    return {\"z\": z, \"dx\": dx, \"dA\": dA, \"da\": da, \"dB\": dB, \"dc\": dc}": ENGINE_NETWORK},
     },
     "dynamic_graph": {
         "fixed_number_of_steps": {"while abs(float(y.data)) < limit and steps < 6:": "while steps < 6:"},
