@@ -129,13 +129,17 @@ class OperationList:
         every op that runs."""
         if PluggedEngine.add_operation is not None:  # the student's, from use_engine()
             return PluggedEngine.add_operation(self, op, inputs, output)
-        # BEGIN EXERCISE 03-engine add_operation
+        # The library's checks stay in every student edition, so that arithmetic on constants
+        # and under no_grad() runs without an engine (assignments 1 and 2 need it).
         if not _GradMode.enabled:
             return None
         for t in inputs:
             if t.requires_grad:
-                return self.append(Operation.new(op, inputs, output))
-        return None
+                break
+        else:
+            return None
+        # BEGIN EXERCISE 03-engine add_operation
+        return self.append(Operation.new(op, inputs, output))
         # END EXERCISE 03-engine add_operation
 
     def append(self, record: Operation) -> Operation:
