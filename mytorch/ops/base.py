@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..recording import tape
+from ..recording import PluggedEngine, _GradMode, tape
 from ..tensor import GradientError, Tensor
 
 Axis = int | tuple[int, ...] | None
@@ -54,6 +54,8 @@ class Op:
         if type(data) is not np.ndarray:
             data = np.asarray(data)
         out = Tensor._wrap(data)
+        if not _GradMode.enabled and PluggedEngine.add_operation is None:
+            return out  # evaluation, plain backward: the library records nothing (fast path)
         record = tape.add_operation(self, inputs, out)  # None: nothing to record
         if record is not None:
             if not self.returns_view:
