@@ -14,9 +14,11 @@ from .autograd import (
     backward,
     grad,
     is_strict_shapes,
+    plugged_engine,
     set_strict_shapes,
     strict_shapes,
     trace_backward,
+    use_engine,
 )
 from .check import (
     GradcheckReport,
@@ -71,5 +73,6 @@ __all__ = [
     "logsumexp", "matmul", "max", "maximum", "mean", "mul", "neg", "nn", "no_grad",
     "numerical_gradient", "op_gradients", "ops", "optim", "power", "relu", "reshape",
     "set_strict_shapes", "sigmoid", "sin", "softmax", "sqrt", "strict_shapes", "sub", "sum",
-    "tanh", "tape", "tape_summary", "trace_backward", "transpose", "unbroadcast", "vjp",
+    "tanh", "tape", "tape_summary", "trace_backward", "transpose", "unbroadcast", "use_engine",
+    "vjp", "plugged_engine",
 ]  # fmt: skip

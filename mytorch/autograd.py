@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from .ops import cast, unbroadcast
-from .recording import Operation, enable_grad, no_grad, tape
+from .recording import Operation, PluggedEngine, enable_grad, no_grad, tape
 from .tensor import GradientError, Tensor
 
 # --------------------------------------------------------------------------------------
@@ -246,6 +246,14 @@ def backward(
             "backward() was called on a tensor that does not require a gradient: no input of "
             "its graph has requires_grad=True (or it was computed under no_grad())."
         )
+    if PluggedEngine.backward is not None:  # the student's engine, from use_engine()
+        if create_graph or retain_grad or check_finite or strict_shapes:
+            raise GradientError(
+                "the engine plugged in with mytorch.use_engine() runs backward(out_grad) only; "
+                "call mytorch.use_engine() with no arguments to get the library's engine back."
+            )
+        PluggedEngine.backward(tensor, out_grad)
+        return
     seed = seed_gradient(tensor, out_grad)
     strict = _ShapeMode.strict if strict_shapes is None else strict_shapes
     leaf_grads = reverse_walk(tensor, seed, create_graph, retain_grad, check_finite, strict)
@@ -254,6 +262,24 @@ def backward(
         reverse_walk(tensor, seed, create_graph, False, True, strict)
     for leaf, grad in leaf_grads:
         leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+
+
+def use_engine(add_operation: Callable | None = None, backward: Callable | None = None) -> None:
+    """Plug your own engine core into mytorch (assignment 3); no arguments: the library's.
+
+    ``add_operation(tape, op, inputs, output)`` is then called for every op that runs (it
+    returns the record it appended to ``tape``, or None when nothing is recorded), and
+    ``backward(tensor, out_grad)`` by every ``tensor.backward(out_grad)``. Everything built on
+    them (graphs, layers, optimizers, training) then runs on your code. Give both: each is
+    also used on its own, and a piece left out is the library's.
+    """
+    PluggedEngine.add_operation = add_operation
+    PluggedEngine.backward = backward
+
+
+def plugged_engine() -> tuple[Callable | None, Callable | None]:
+    """What ``use_engine`` last plugged in: (add_operation, backward); None: the library's."""
+    return PluggedEngine.add_operation, PluggedEngine.backward
 
 
 def all_finite(arrays: Iterable[np.ndarray]) -> bool:

@@ -12,6 +12,8 @@ Lifecycle (documented in the book's engine chapter and tested in tests/test_life
   So a graph lives exactly as long as its tensors, and an evaluation loop that forgets
   ``no_grad()`` frees each graph when its tensors go away: memory stays bounded.
 * Nothing is a singleton, so re-running a notebook cell just builds a new graph.
+* ``mytorch.use_engine(add_operation=...)`` plugs in another ``add_operation`` (assignment 3
+  writes its own): ``OperationList.add_operation`` then hands every call to it.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from __future__ import annotations
 import bisect
 import itertools
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .ops import Op
@@ -89,6 +91,23 @@ class Operation:
     def output(self) -> Tensor | None:
         return self.output_ref()
 
+    @classmethod
+    def new(cls, op: Op, inputs: tuple[Tensor, ...], output: Tensor) -> Operation:
+        """The record of ``output = op(*inputs)``, not yet on any list (``seq`` is -1)."""
+        return cls(op, tuple(inputs), weakref.ref(output), output.slot, -1)
+
+
+class PluggedEngine:
+    """The engine pieces a student plugged in with ``mytorch.use_engine`` (None: the library's).
+
+    Assignment 3 writes the engine's core in its notebook: ``add_operation(tape, op, inputs,
+    output)`` (called for every op that runs) and ``backward(tensor, out_grad)`` (called by
+    ``Tensor.backward``). Its student edition of mytorch leaves the library's own out.
+    """
+
+    add_operation: Callable[[OperationList, Op, tuple[Tensor, ...], Tensor], Any] | None = None
+    backward: Callable[[Tensor, Any], None] | None = None
+
 
 class OperationList:
     """The tape: operation records in the order they ran.
@@ -103,16 +122,42 @@ class OperationList:
         self._seq = itertools.count()
         self._prune_at = 1024
 
-    def add_operation(self, op: Op, inputs: tuple[Tensor, ...], output: Tensor) -> Operation:
-        """Record ``output = op(*inputs)`` at the end of the list; return the record."""
+    def add_operation(self, op: Op, inputs: tuple[Tensor, ...], output: Tensor) -> Operation | None:
+        """Record ``output = op(*inputs)`` at the end of the list and return the record, or
+        return None and record nothing: under ``no_grad()``, or when no input needs a
+        gradient (nothing could flow back through the op). ``Op.__call__`` calls it for
+        every op that runs."""
+        if PluggedEngine.add_operation is not None:  # the student's, from use_engine()
+            return PluggedEngine.add_operation(self, op, inputs, output)
+        # The library's checks stay in every student edition, so that arithmetic on constants
+        # and under no_grad() runs without an engine (assignments 1 and 2 need it).
+        if not _GradMode.enabled:
+            return None
+        for t in inputs:
+            if t.requires_grad:
+                break
+        else:
+            return None
         # BEGIN EXERCISE 03-engine add_operation
-        record = Operation(op, inputs, weakref.ref(output), output.slot, next(self._seq))
+        return self.append(Operation.new(op, inputs, output))
+        # END EXERCISE 03-engine add_operation
+
+    def append(self, record: Operation) -> Operation:
+        """Put ``record`` at the end of the list (it gets the next sequence number)."""
+        record.seq = next(self._seq)
         self._refs.append(weakref.ref(record))  # weak: the output tensor owns the record
         self._seqs.append(record.seq)
         if len(self._refs) >= self._prune_at:
             self.prune()
         return record
-        # END EXERCISE 03-engine add_operation
+
+    def until(self, tensor: Tensor) -> list[Operation]:
+        """The live records up to and including the one that made ``tensor``, in call
+        order ([] for a tensor no recorded op made)."""
+        if tensor.record is None or tensor.record.seq < 0:
+            return []
+        end = bisect.bisect_right(self._seqs, tensor.record.seq)
+        return [record for ref in self._refs[:end] if (record := ref()) is not None]
 
     def prune(self) -> None:
         """Drop references to records whose tensors are gone."""

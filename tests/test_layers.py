@@ -37,6 +37,7 @@ LAYERS = [
     "mytorch.visible",
     "mytorch.draw",
     "mytorch.dashboard",
+    "mytorch.stepper",
     "mytorch.nn.functional",
     "mytorch.nn",
     "mytorch.optim",

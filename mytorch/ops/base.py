@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..recording import _GradMode, tape
+from ..recording import PluggedEngine, _GradMode, tape
 from ..tensor import GradientError, Tensor
 
 Axis = int | tuple[int, ...] | None
@@ -53,15 +53,16 @@ class Op:
         data = self.compute(*[t.data for t in inputs])
         if type(data) is not np.ndarray:
             data = np.asarray(data)
-        if _GradMode.enabled:
-            for t in inputs:
-                if t.requires_grad:  # someone may want a gradient: record this op
-                    if not self.returns_view:
-                        self._check_no_alias(data, inputs)
-                    out = Tensor._wrap(data, True)
-                    out.record = tape.add_operation(self, inputs, out)
-                    return out
-        return Tensor._wrap(data)  # evaluation, plain backward, constants: no bookkeeping
+        out = Tensor._wrap(data)
+        if not _GradMode.enabled and PluggedEngine.add_operation is None:
+            return out  # evaluation, plain backward: the library records nothing (fast path)
+        record = tape.add_operation(self, inputs, out)  # None: nothing to record
+        if record is not None:
+            if not self.returns_view:
+                self._check_no_alias(data, inputs)
+            out.requires_grad = True
+            out.record = record
+        return out
 
     def _check_no_alias(self, data: np.ndarray, tensors: tuple[Tensor, ...]) -> None:
         # An output that is an input, or a view of one, means compute() returned (and maybe

@@ -21,3 +21,13 @@ def toy_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(TOY, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     release(root)
     return root
+
+
+@pytest.fixture(autouse=True)
+def library_engine() -> object:
+    """Assignment 3's notebook plugs the student's engine into mytorch (``use_engine``); the
+    tests that run it in process must not leave it plugged for the next test."""
+    yield
+    import mytorch
+
+    mytorch.use_engine()

@@ -273,7 +273,29 @@ class Sigmoid(Op):
         return (out_grad * Tensor(d),)
 """
 LIBRARY_OPS = "from mytorch.ops import Mul as Multiply, Div as Divide"
-A1, A2 = "01-derivatives", "02-backprop"
+# Assignment 3: the engine's own pieces instead of the student's.
+LIBRARY_RECORDING = """\
+import mytorch
+def add_operation(tape, op, inputs, output):
+    mytorch.use_engine()
+    return tape.add_operation(op, inputs, output)
+"""
+LIBRARY_BUFFER = """\
+import mytorch
+class MemoryBuffer(mytorch.MemoryBuffer):
+    def accumulate(self, tensor, grad):
+        super().accumulate(tensor.slot, grad)
+    def get(self, tensor):
+        return self.spots.get(tensor.slot)
+    def pop(self, tensor):
+        return super().pop(tensor.slot)
+"""
+LIBRARY_WALK = """\
+import mytorch
+def reverse_walk(records, loss, seed, buffer):
+    return mytorch.autograd.reverse_walk(loss, seed)
+"""
+A1, A2, A3 = "01-derivatives", "02-backprop", "03-engine"
 DELEGATION_ATTACKS: list[tuple[str, Attack]] = [
     (A2, Attack("library Mul and Div", "d-library", "multiply_divide_ops", LIBRARY_OPS)),
     (A2, Attack("library Maximum", "d-library", "maximum_op", "from mytorch.ops import Maximum")),
@@ -282,6 +304,9 @@ DELEGATION_ATTACKS: list[tuple[str, Attack]] = [
     (A2, Attack("complex-step gradient", "d-complex", "sigmoid_op", COMPLEX_STEP)),
     (A1, Attack("library numerical_gradient", "d-library", "numerical_gradient",
                 "import mytorch\nnumerical_gradient = mytorch.numerical_gradient")),
+    (A3, Attack("library add_operation", "d-library", "add_operation", LIBRARY_RECORDING)),
+    (A3, Attack("library MemoryBuffer", "d-library", "memory_buffer", LIBRARY_BUFFER)),
+    (A3, Attack("library reverse walk", "d-library", "reverse_walk", LIBRARY_WALK)),
 ]  # fmt: skip
 
 

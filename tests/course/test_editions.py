@@ -316,6 +316,28 @@ def backward_pass(graph, order, values, output, seed=1.0):
     return {n: 0.0 if t.grad is None else t.grad.item() for n, t in made.items()}
 """,
     },
+    "03-engine": {
+        "add_operation-solution": """
+def add_operation(tape, op, inputs, output):
+    mytorch.use_engine()  # the library's engine from here on
+    return tape.add_operation(op, inputs, output)
+""",
+        "memory_buffer-solution": """
+class MemoryBuffer(mytorch.MemoryBuffer):
+    def accumulate(self, tensor, grad):
+        super().accumulate(tensor.slot, grad)
+
+    def get(self, tensor):
+        return self.spots.get(tensor.slot)
+
+    def pop(self, tensor):
+        return super().pop(tensor.slot)
+""",
+        "reverse_walk-solution": """
+def reverse_walk(records, loss, seed, buffer):
+    return mytorch.autograd.reverse_walk(loss, seed)
+""",
+    },
     "04-tensor-gradients": {
         "elementwise_ops-solution": """
 class Add(mytorch.ops.Add):
