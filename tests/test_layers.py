@@ -34,6 +34,7 @@ LAYERS = [
     "mytorch.autograd",
     "mytorch.func",
     "mytorch.check",
+    "mytorch.visible",
     "mytorch.draw",
     "mytorch.nn.functional",
     "mytorch.nn",
