@@ -32,7 +32,7 @@ def _array(value: Any) -> list | float:
 
 
 def _number(value: Any) -> float:
-    """A Dual's part or a plain number as a float (a Dual where a number belongs stays one)."""
+    """A number the student returned, as a float (anything else raises: "your code raised")."""
     return float(value)
 
 
