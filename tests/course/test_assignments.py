@@ -378,3 +378,38 @@ def test_networks_worked_examples_reproduce_the_seeds() -> None:
     assert dx.tolist() == [3.0, 1.0]  # 1 through the skip, 2 through the unit that is on
     adjoints = ns["sigmoid_net_adjoints"](np.zeros((1, 2)), np.zeros((2, 2)), np.zeros((2, 2)), 1)
     assert abs(adjoints["loss"] - np.log(2)) < 1e-15 and adjoints["v7"].tolist() == [[0.5, -0.5]]
+
+
+def test_beyond_backprop_worked_examples_reproduce_the_seeds() -> None:
+    """ln x1 + x1 x2 - sin x2 at (2, 5): 5.5 and 1.716; (x + y) z at (-2, 5, -4): z, z, x + y;
+    the Rosenbrock Hessian at (1, 1) is [[802, -400], [-400, 200]]; Newton solves a quadratic
+    in one step; the mode costs tie at n = m; c/t is a Robbins-Monro schedule, 1 and 1/t^2
+    are not."""
+    ns = solution_namespace("06-beyond-backprop")
+    log, sin = ns["log"], ns["sin"]
+
+    def seed_function(x1, x2):
+        return log(x1) + x1 * x2 - sin(x2)
+
+    value, d1 = ns["forward_sweep"](seed_function, [2.0, 5.0], 0)
+    _, d2 = ns["forward_sweep"](seed_function, [2.0, 5.0], 1)
+    assert (round(value, 3), d1, round(d2, 3)) == (11.652, 5.5, 1.716)
+    sweeps = [
+        ns["forward_sweep"](lambda x, y, z: (x + y) * z, [-2.0, 5.0, -4.0], i) for i in (0, 1, 2)
+    ]
+    assert sweeps == [(-12.0, -4.0), (-12.0, -4.0), (-12.0, 3.0)]
+    hessian = ns["rosenbrock_hessian"](1.0, 1.0)
+    assert np.array_equal(hessian, [[802.0, -400.0], [-400.0, 200.0]])
+
+    def rosenbrock(t):
+        return (1.0 - t[0]) ** 2 + 100.0 * (t[1] - t[0] ** 2) ** 2
+
+    for v in ([1.0, 0.0], [0.3, -2.0]):
+        hv = ns["hvp"](rosenbrock, np.array([1.0, 1.0]), np.array(v))
+        assert np.allclose(hv, np.array([[802.0, -400.0], [-400.0, 200.0]]) @ v, rtol=1e-13)
+    a, b = np.array([[4.0, 1.0], [1.0, 3.0]]), np.array([1.0, 2.0])
+    step = ns["newton_step"](np.array([5.0, -5.0]), lambda x: a @ x - b, lambda x: a)
+    assert np.allclose(step, [1 / 11, 7 / 11], rtol=1e-14)  # 4x + y = 1, x + 3y = 2
+    assert ns["cheaper_mode"]([5, 20, 5]) == "either" and ns["cost_ratio"]([5, 20, 5]) == 1.0
+    assert ns["jacobian_cost"]([1000, 100, 10, 1], "forward") == 1000 * (100_000 + 1000 + 10)
+    assert [ns["satisfies_robbins_monro"](p) for p in (1.0, 0.0, 2.0)] == [True, False, False]

@@ -295,7 +295,21 @@ import mytorch
 def reverse_walk(records, loss, seed, buffer):
     return mytorch.autograd.reverse_walk(loss, seed)
 """
-A1, A2, A3 = "01-derivatives", "02-backprop", "03-engine"
+A1, A2, A3, A6 = "01-derivatives", "02-backprop", "03-engine", "06-beyond-backprop"
+# The engine's own tangent rules, reached without a forbidden name: only the edition stops it.
+SUPER_TANGENTS = "".join(
+    f"class {op}(ops.{op}):\n    def tangent(self, tangents, node):\n"
+    "        return super().tangent(tangents, node)\n"
+    for op in "Add Sub Mul Div Exp Log Sin Cos Tanh PowerScalar Sum MatMul".split()
+)
+LIBRARY_HVP = """\
+def hvp(f, x, v):
+    return mytorch.hvp(f, x, v).data
+def hvp_differences(f, x, v, h=1e-5):
+    return mytorch.hvp(f, x, v).data
+def rosenbrock_hessian(x, y, a=1.0, b=100.0):
+    return 2.0 * b * np.array([[1.0, 0.0], [0.0, 1.0]])
+"""
 DELEGATION_ATTACKS: list[tuple[str, Attack]] = [
     (A2, Attack("library Mul and Div", "d-library", "multiply_divide_ops", LIBRARY_OPS)),
     (A2, Attack("library Maximum", "d-library", "maximum_op", "from mytorch.ops import Maximum")),
@@ -307,6 +321,9 @@ DELEGATION_ATTACKS: list[tuple[str, Attack]] = [
     (A3, Attack("library add_operation", "d-library", "add_operation", LIBRARY_RECORDING)),
     (A3, Attack("library MemoryBuffer", "d-library", "memory_buffer", LIBRARY_BUFFER)),
     (A3, Attack("library reverse walk", "d-library", "reverse_walk", LIBRARY_WALK)),
+    (A6, Attack("the engine's tangent rules via super()", "d-super", "tangent_rules",
+                SUPER_TANGENTS)),
+    (A6, Attack("library hvp", "d-library", "hvp", LIBRARY_HVP)),
 ]  # fmt: skip
 
 

@@ -449,6 +449,71 @@ class SGD(mytorch.optim.SGD):
     pass
 """,
     },
+    "06-beyond-backprop": {
+        "tangent_rules-solution": """
+class Add(mytorch.ops.Add):
+    pass
+
+
+class Sub(mytorch.ops.Sub):
+    pass
+
+
+class Mul(mytorch.ops.Mul):
+    pass
+
+
+class Div(mytorch.ops.Div):
+    pass
+
+
+class Exp(mytorch.ops.Exp):
+    pass
+
+
+class Log(mytorch.ops.Log):
+    pass
+
+
+class Sin(mytorch.ops.Sin):
+    pass
+
+
+class Cos(mytorch.ops.Cos):
+    pass
+
+
+class Tanh(mytorch.ops.Tanh):
+    pass
+
+
+class PowerScalar(mytorch.ops.PowerScalar):
+    pass
+
+
+class Sum(mytorch.ops.Sum):
+    pass
+
+
+class MatMul(mytorch.ops.MatMul):
+    pass
+""",
+        "hvp-solution": """
+def hvp(f, x, v):
+    return mytorch.hvp(f, np.array(x, dtype=float), np.array(v, dtype=float)).data
+
+
+def hvp_differences(f, x, v, h=1e-5):
+    return hvp(f, x, v)
+
+
+def rosenbrock_hessian(x, y, a=1.0, b=100.0):
+    def f(t):
+        return (a - t[0]) ** 2 + b * (t[1] - t[0] ** 2) ** 2
+
+    return np.stack([hvp(f, [x, y], unit) for unit in np.eye(2)])
+""",
+    },
 }
 
 
