@@ -10,9 +10,7 @@ Followed without a network or a browser, the way the reader's tool would follow 
 * the built book: every ``href`` and ``src`` of every page.
 
 A target must exist, and a ``#fragment`` of an HTML page must name an element of that page.
-http(s) and mailto links are not followed (they are counted). Links to the assignments of
-``PENDING_ASSIGNMENTS`` are allowed to be dead while that assignment is not in the
-repository yet; the day it lands they are followed like every other link.
+http(s) and mailto links are not followed (they are counted).
 """
 
 from __future__ import annotations
@@ -34,7 +32,6 @@ from mytorch_course.preprocessors import BookLinks
 from .conftest import BOOK, ROOT
 
 # Chapters whose assignment is written in another branch; empty this once they are merged.
-PENDING_ASSIGNMENTS = {"03-engine", "05-networks", "06-beyond-backprop"}
 # Book chapter -> its assignment.
 CHAPTER_ASSIGNMENTS = {
     "01-derivatives": "01-derivatives",
@@ -110,16 +107,6 @@ def element_ids(page: Path) -> frozenset[str]:
     return frozenset(parse_html(page.read_text(encoding="utf-8")).ids)
 
 
-def pending(path: Path) -> bool:
-    """A path into the release (or the built book's copy of it) of a pending assignment."""
-    parts = path.parts
-    return any(
-        parts[i] == "assignments" and parts[i + 1] in PENDING_ASSIGNMENTS
-        and not (ROOT / "assignments" / parts[i + 1]).is_dir()
-        for i in range(len(parts) - 1)
-    )  # fmt: skip
-
-
 def follow(link: Link, here: Path, book_html: Path | None) -> str | None:
     """Why ``link``, found in the file ``here``, is dead, or None when it resolves."""
     url = urllib.parse.urlsplit(link.target)
@@ -131,7 +118,7 @@ def follow(link: Link, here: Path, book_html: Path | None) -> str | None:
     if book_html is not None and path.is_relative_to(BUILT_BOOK_IN_REPO):
         path = book_html / path.relative_to(BUILT_BOOK_IN_REPO)  # the fresh build
     if not path.exists():
-        return None if pending(path) else f"{link.where}: {link.target!r} -> no such file"
+        return f"{link.where}: {link.target!r} -> no such file"
     # Fragments are checked in HTML pages; a notebook's heading ids are made by JupyterLab.
     if url.fragment and path.suffix == ".html":
         if urllib.parse.unquote(url.fragment) not in element_ids(path):
@@ -275,5 +262,4 @@ def test_each_built_chapter_links_to_its_assignment_on_the_site(built_book, chap
     page = built_book["html"] / f"{chapter}.html"
     targets = [t for t, _ in parse_html(page.read_text(encoding="utf-8")).links]
     assert f"assignments/{aid}/{aid}.ipynb" in targets, f"{chapter}.html: no assignment link"
-    if aid not in PENDING_ASSIGNMENTS or (ROOT / "assignments" / aid).is_dir():
-        assert (built_book["html"] / "assignments" / aid / f"{aid}.ipynb").is_file()
+    assert (built_book["html"] / "assignments" / aid / f"{aid}.ipynb").is_file()
