@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import samples, sandbox
+from . import gradebook, samples, sandbox
 from .autograde import autograde, prepare_course
 from .collect import (
     Collected,
@@ -59,7 +59,13 @@ def _grade_and_report(
 ) -> list[SubmissionResult]:
     start = time.monotonic()
     results = autograde(
-        work, jobs, workers=args.workers, budget=args.budget, prepare=prepare, batch=args.batch
+        work,
+        jobs,
+        workers=args.workers,
+        budget=args.budget,
+        prepare=prepare,
+        batch=args.batch,
+        db_url=args.db and gradebook.normalize_db_url(args.db),
     )
     if collected is not None:  # conflicts and refused files, recorded per student
         results = add_collection_notes(work, results, collected)
@@ -143,7 +149,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="mytorch-demo-") as tmp:
         work = copy_course(root, Path(tmp))
-        prepare_course(work, aids)  # the release the samples start from, and the gradebook
+        db_url = args.db and gradebook.normalize_db_url(args.db)
+        if db_url:
+            gradebook.create_schema(db_url)
+        prepare_course(work, aids, db_url)  # the release the samples start from, the gradebook
         jobs = []
         wrong = {}
         for aid in aids:
@@ -162,6 +171,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
             keep = Path(args.keep).resolve()
             shutil.copytree(work, keep, dirs_exist_ok=True)
             print(f"kept the work folder in {keep}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from .exports import EXPORTERS
+
+    root = find_course_root(args.root)
+    url = gradebook.normalize_db_url(args.db) if args.db else gradebook.sqlite_url(root)
+    if gradebook.is_sqlite(url) and not Path(url.split(":///", 1)[1]).is_file():
+        print(
+            f"error: no gradebook at {gradebook.redact(url)}: grade first (nbgrader autograde, "
+            "or mytorch-course autograde --work DIR or --db URL), then pass --db",
+            file=sys.stderr,
+        )
+        return 1
+    exporter = EXPORTERS[args.format](
+        to=args.to or "",
+        assignment=args.assignment or [],
+        student=args.student or [],
+        per_part=args.per_part,
+    )
+    gradebook.create_schema(url)  # a clear error when the server cannot be reached
+    try:
+        with Gradebook(url, gradebook.COURSE_ID) as gb:
+            exporter.export(gb)
+    except (MissingEntry, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.format}: {exporter.to or exporter.default_name}")
     return 0
 
 
@@ -216,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="run kernels with your rights even where the sandbox works (benchmarks only)",
         )
+        p.add_argument(
+            "--db",
+            help="gradebook database URL, e.g. postgresql://grader@dbhost/mytorch (default: "
+            "gradebook.db in the work folder); keep the password in ~/.pgpass",
+        )
 
     p = sub.add_parser("autograde", help="grade a folder or LMS zip of submissions")
     p.add_argument("submissions", help="folder (<student>/<assignment>/<nb>.ipynb, ...) or zip")
@@ -235,6 +280,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", help="copy the work folder here afterwards")
     grading_options(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("export", help="grades from the gradebook as Canvas, Gradescope or CSV")
+    p.add_argument("--format", choices=["canvas", "gradescope", "csv"], default="csv")
+    p.add_argument("--to", help="file to write (default: canvas.csv, gradescope.csv, grades.csv)")
+    p.add_argument(
+        "--db", help="gradebook database URL (default: gradebook.db in the course folder)"
+    )
+    p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    p.add_argument("--student", action="append", help="only this student (repeatable)")
+    p.add_argument(
+        "--per-part",
+        action="store_true",
+        help="a column per graded part (Gradescope: one assignment's layout, needs --assignment)",
+    )
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
         "student-edition", help="write the mytorch copy students install for an assignment"
@@ -259,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         if "require_sandbox" in args:  # the grading commands: before any work
             sandbox.select_mode(require=args.require_sandbox, off=args.no_sandbox)
         return int(args.func(args) or 0)
-    except sandbox.SandboxUnavailable as exc:
+    except (sandbox.SandboxUnavailable, gradebook.GradebookUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

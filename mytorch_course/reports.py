@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 
+from .gradebook import COURSE_ID, sqlite_url
 from .integrity import read_verdicts
 from .notebook import nbgrader_meta
 
@@ -77,12 +78,13 @@ def fill_scores(
             res.parts.append(PartResult(grade_id, score, points, reason, notebook))
 
 
-def sync_gradebook(work: Path, results: list[SubmissionResult]) -> None:
+def sync_gradebook(work: Path, results: list[SubmissionResult], db_url: str | None = None) -> None:
     """Overwrite the gradebook's scores with ``results`` (nbgrader's feedback reads them): a
-    score or manual grade a kernel wrote there changes nothing."""
+    score or manual grade a kernel wrote there changes nothing. ``db_url``: the run's
+    gradebook (default: ``gradebook.db`` in ``work``)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook("sqlite:///" + str(work / "gradebook.db")) as gb:
+    with Gradebook(db_url or sqlite_url(work), COURSE_ID) as gb:
         for res in results:
             for part in res.parts:
                 try:
