@@ -118,7 +118,8 @@ def sql(url: str, query: str) -> list[tuple]:
     import psycopg
 
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as db:
-        return [tuple(r) for r in db.execute(query).fetchall()]
+        cursor = db.execute(query)
+        return [tuple(r) for r in cursor.fetchall()] if cursor.description else []
 
 
 # student -> its notebooks; expected part scores written out by hand from the toy course
