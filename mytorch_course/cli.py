@@ -188,7 +188,12 @@ def cmd_export(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    from traitlets.config.loader import PyFileConfigLoader
+
+    # c.CanvasExporter.canvas_ids and the like, as `nbgrader export` would read them
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     exporter = EXPORTERS[args.format](
+        config=config,
         to=args.to or "",
         assignment=args.assignment or [],
         student=args.student or [],

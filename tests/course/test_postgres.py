@@ -206,8 +206,14 @@ def test_a_tampered_definition_is_put_back(postgres: str, graded) -> None:
     square = "(SELECT id FROM base_cell WHERE name = 'square-grad')"
     sql(postgres, f"UPDATE grade_cells SET max_score = 1000 WHERE id = {square}")
     sql(postgres, "DELETE FROM source_cell WHERE name = (SELECT min(name) FROM source_cell)")
+    sql(postgres, "INSERT INTO course (id) VALUES ('planted')")
     sql(postgres, "UPDATE student SET email = 'left@alone.org' WHERE id = 'empty'")
-    assert sorted(definition.restore()) == ["gradebook: grade_cells", "gradebook: source_cell"]
+    assert sorted(definition.restore()) == [
+        "gradebook: course",
+        "gradebook: grade_cells",
+        "gradebook: source_cell",
+    ]
+    assert ("planted",) not in sql(postgres, "SELECT id FROM course")
     assert everything(postgres)["definition"] == [("square-grad", 10.0), ("sum-rows-grad", 15.0)]
     assert definition.restore() == []
     assert sql(postgres, "SELECT email FROM student WHERE id = 'empty'") == [("left@alone.org",)]
