@@ -207,3 +207,20 @@ def test_plain_nbgrader_export_uses_the_quoted_exporters(course: Path) -> None:
     )
     assert canvas[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     assert ["O'Neil, Jr., Ann", "4711", "", "alice", "", "9", "5"] in canvas
+
+
+def test_an_unreachable_or_unsupported_gradebook_stops_grading_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aid = "01-derivatives"
+    subs = tmp_path / "subs" / "alice" / aid
+    subs.mkdir(parents=True)
+    shutil.copy(REPO / "assignments" / aid / f"{aid}.ipynb", subs)
+    base = ["--root", str(REPO), "autograde", str(tmp_path / "subs"), "--out", str(tmp_path)]
+    closed = "postgresql://grader:s3cret@127.0.0.1:1/mytorch"  # nothing listens on port 1
+    assert cli_main([*base, "--db", closed]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the gradebook postgresql+psycopg://grader:***@127.0.0.1:1/mytorch" in err
+    assert "s3cret" not in err
+    assert cli_main([*base, "--db", "mysql://grader@dbhost/mytorch"]) == 2
+    assert "unsupported gradebook database 'mysql'" in capsys.readouterr().err
