@@ -201,7 +201,7 @@ def test_plain_nbgrader_export_uses_the_quoted_exporters(course: Path) -> None:
 
     default = nbgrader_export("--to", "grades.csv")  # nbgrader_config.py: our CsvExporter
     assert {len(r) for r in default} == {11}  # the comma in a name shifted nothing
-    assert ["alice", "O'Neil, Jr.", "Ann"] == default[1][3:6]
+    assert ["alice", "O'Neil, Jr.", "Ann"] in [r[3:6] for r in default]
     canvas = nbgrader_export(
         "--exporter", "mytorch_course.exports.CanvasExporter", "--to", "canvas.csv"
     )
