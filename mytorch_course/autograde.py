@@ -18,7 +18,7 @@ import nbformat
 
 from .collect import place_submission
 from .course_dir import copy_course, release_notebooks
-from .integrity import Integrity
+from .integrity import Integrity, read_verdicts
 from .nbgrader_process import nbgrader
 from .notebook import nbgrader_meta, write_notebook
 from .reports import SubmissionResult, fill_scores, sync_gradebook
@@ -176,18 +176,60 @@ def autograde(
     progress: bool = True,
     prepare: bool = True,
     batch: int = 1,
+    scheduler: str | None = None,
+    cache: Path | None = None,
 ) -> list[SubmissionResult]:
     """Grade ``jobs`` ((student, assignment) pairs laid out in ``work/submitted``).
 
     ``workers`` nbgrader processes run at once; each grades ``batch`` students (1: one
     process per student, the most isolated; more: less start-up time per submission).
+    ``scheduler``: None grades here, in ``work``, from a thread pool; ``"local"`` (a Dask
+    ``LocalCluster``) or a Dask scheduler's address sends each batch, as tasks, to Dask
+    workers that grade in scratch courses of their own (see distributed.py); ``cache``
+    keeps their results so that a regrade of the same bytes is not graded again.
     """
-    from tqdm import tqdm
-
     aids = sorted({aid for _, aid in jobs})
     if prepare:
         prepare_course(work, aids)
     strip_answers(work)
+    if scheduler is not None:
+        from .distributed import grade_distributed
+
+        return grade_distributed(
+            work,
+            jobs,
+            scheduler=scheduler,
+            workers=workers,
+            budget=budget,
+            batch=batch,
+            progress=progress,
+            cache=cache,
+        )
+    if batch <= 0:
+        from .distributed import auto_batch, sandboxed_here
+
+        most = max((sum(a == aid for _, a in jobs) for aid in aids), default=1)
+        batch = auto_batch(most, workers, sandboxed_here())
+    return grade_in_place(
+        work, jobs, workers=workers, budget=budget, progress=progress, batch=batch
+    )
+
+
+def grade_in_place(
+    work: Path,
+    jobs: list[tuple[str, str]],
+    workers: int = 2,
+    budget: float = 300.0,
+    progress: bool = True,
+    batch: int = 1,
+    records: dict[tuple[str, str, str], dict] | None = None,
+) -> list[SubmissionResult]:
+    """Grade ``jobs`` in the prepared course copy ``work`` (kernels run from its folders);
+    ``records`` receives each notebook's verdict record ((student, assignment, notebook) ->
+    record) before the run's private folder is deleted."""
+    from tqdm import tqdm
+
+    aids = sorted({aid for _, aid in jobs})
     chunks: list[tuple[str, list[str]]] = []
     for aid in aids:
         students = [s for s, a in jobs if a == aid]
@@ -208,6 +250,13 @@ def autograde(
         _check(run, [], "after grading")
         results.sort(key=lambda r: (r.assignment, r.student))
         fill_scores(work, results, run.verdicts, run.snapshot.grading_digest())
+        if records is not None:
+            for res in results:
+                for notebook in sorted({p.notebook for p in res.parts}):
+                    key = (res.student, res.assignment, notebook)
+                    record = read_verdicts(run.verdicts, *key)
+                    if record is not None:
+                        records[key] = record
         write_feedback(work, aids, results, run)
     finally:
         run.close()
@@ -275,13 +324,23 @@ def grade_notebooks(
     budget: float = 300.0,
     progress: bool = False,
     batch: int = 1,
+    scheduler: str | None = None,
+    cache: Path | None = None,
 ) -> dict[tuple[str, str], SubmissionResult]:
     """Grade in-memory submissions ((student, assignment) -> {notebook name: nb or Path}) in a
-    fresh copy of the course at ``work``; used by the demo and the tests."""
+    fresh copy of the course at ``work``; used by the demo and the tests (``scheduler`` and
+    ``cache``: see :func:`autograde`)."""
     copy_course(root, work)
     for (student, aid), notebooks in submissions.items():
         place_submission(work, student, aid, notebooks)
     results = autograde(
-        work, sorted(submissions), workers=workers, budget=budget, progress=progress, batch=batch
+        work,
+        sorted(submissions),
+        workers=workers,
+        budget=budget,
+        progress=progress,
+        batch=batch,
+        scheduler=scheduler,
+        cache=cache,
     )
     return {(r.student, r.assignment): r for r in results}
