@@ -19,7 +19,7 @@ import nbformat
 from .collect import place_submission
 from .course_dir import copy_course, release_notebooks
 from .gradebook import create_schema, db_args, sqlite_url
-from .integrity import Integrity
+from .integrity import Integrity, read_verdicts
 from .nbgrader_process import nbgrader
 from .notebook import nbgrader_meta, write_notebook
 from .reports import SubmissionResult, fill_scores, sync_gradebook
@@ -126,13 +126,15 @@ def grade_one(
 
 
 def prepare_course(work: Path, ids: Iterable[str], db_url: str | None = None) -> None:
-    """Fill the gradebook (default: the work copy's) and the release from the source
-    notebooks."""
+    """Fill the work copy's ``gradebook.db`` (and its release) from the source notebooks,
+    and the course gradebook ``db_url`` too when it is another one (PostgreSQL): Dask workers
+    grade from a copy of the work folder, its SQLite gradebook included (distributed.py)."""
+    urls = dict.fromkeys([sqlite_url(work), db_url or sqlite_url(work)])
     for aid in ids:
-        args = ["generate_assignment", aid, "--force", *db_args(db_url or sqlite_url(work))]
-        res = nbgrader(args, work)
-        if res.returncode != 0:
-            raise RuntimeError(f"nbgrader generate_assignment {aid} failed:\n{res.stdout}")
+        for url in urls:
+            res = nbgrader(["generate_assignment", aid, "--force", *db_args(url)], work)
+            if res.returncode != 0:
+                raise RuntimeError(f"nbgrader generate_assignment {aid} failed:\n{res.stdout}")
 
 
 def grade_batch(
@@ -189,22 +191,67 @@ def autograde(
     progress: bool = True,
     prepare: bool = True,
     batch: int = 1,
+    scheduler: str | None = None,
+    cache: Path | None = None,
     db_url: str | None = None,
 ) -> list[SubmissionResult]:
     """Grade ``jobs`` ((student, assignment) pairs laid out in ``work/submitted``).
 
     ``workers`` nbgrader processes run at once; each grades ``batch`` students (1: one
     process per student, the most isolated; more: less start-up time per submission).
-    ``db_url``: the gradebook (default: ``gradebook.db`` in ``work``; see gradebook.py).
+    ``scheduler``: None grades here, in ``work``, from a thread pool; ``"local"`` (a Dask
+    ``LocalCluster``) or a Dask scheduler's address sends each batch, as tasks, to Dask
+    workers that grade in scratch courses of their own (see distributed.py); ``cache``
+    keeps their results so that a regrade of the same bytes is not graded again.
+    ``db_url``: the course gradebook (default: ``gradebook.db`` in ``work``; see gradebook.py).
     """
-    from tqdm import tqdm
-
     db_url = db_url or sqlite_url(work)
     create_schema(db_url)  # once, before any nbgrader process (they would race to)
     aids = sorted({aid for _, aid in jobs})
     if prepare:
         prepare_course(work, aids, db_url)
     strip_answers(work)
+    if scheduler is not None:
+        from .distributed import grade_distributed
+
+        return grade_distributed(
+            work,
+            jobs,
+            scheduler=scheduler,
+            workers=workers,
+            budget=budget,
+            batch=batch,
+            progress=progress,
+            cache=cache,
+            db_url=db_url,
+        )
+    if batch <= 0:
+        from .distributed import auto_batch, sandboxed_here
+
+        most = max((sum(a == aid for _, a in jobs) for aid in aids), default=1)
+        batch = auto_batch(most, workers, sandboxed_here())
+    return grade_in_place(
+        work, jobs, workers=workers, budget=budget, progress=progress, batch=batch, db_url=db_url
+    )
+
+
+def grade_in_place(
+    work: Path,
+    jobs: list[tuple[str, str]],
+    workers: int = 2,
+    budget: float = 300.0,
+    progress: bool = True,
+    batch: int = 1,
+    records: dict[tuple[str, str, str], dict] | None = None,
+    db_url: str | None = None,
+) -> list[SubmissionResult]:
+    """Grade ``jobs`` in the prepared course copy ``work`` (kernels run from its folders);
+    ``records`` receives each notebook's verdict record ((student, assignment, notebook) ->
+    record) before the run's private folder is deleted. ``db_url``: the gradebook (default:
+    ``gradebook.db`` in ``work``)."""
+    from tqdm import tqdm
+
+    aids = sorted({aid for _, aid in jobs})
     chunks: list[tuple[str, list[str]]] = []
     for aid in aids:
         students = [s for s, a in jobs if a == aid]
@@ -226,6 +273,13 @@ def autograde(
         _check(run, [], "after grading")
         results.sort(key=lambda r: (r.assignment, r.student))
         fill_scores(work, results, run.verdicts, run.snapshot.grading_digest())
+        if records is not None:
+            for res in results:
+                for notebook in sorted({p.notebook for p in res.parts}):
+                    key = (res.student, res.assignment, notebook)
+                    record = read_verdicts(run.verdicts, *key)
+                    if record is not None:
+                        records[key] = record
         write_feedback(work, aids, results, run, db_url)
     finally:
         run.close()
@@ -298,10 +352,13 @@ def grade_notebooks(
     budget: float = 300.0,
     progress: bool = False,
     batch: int = 1,
+    scheduler: str | None = None,
+    cache: Path | None = None,
     db_url: str | None = None,
 ) -> dict[tuple[str, str], SubmissionResult]:
     """Grade in-memory submissions ((student, assignment) -> {notebook name: nb or Path}) in a
-    fresh copy of the course at ``work``; used by the demo and the tests."""
+    fresh copy of the course at ``work``; used by the demo and the tests (``scheduler`` and
+    ``cache``: see :func:`autograde`)."""
     copy_course(root, work)
     for (student, aid), notebooks in submissions.items():
         place_submission(work, student, aid, notebooks)
@@ -312,6 +369,8 @@ def grade_notebooks(
         budget=budget,
         progress=progress,
         batch=batch,
+        scheduler=scheduler,
+        cache=cache,
         db_url=db_url,
     )
     return {(r.student, r.assignment): r for r in results}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -27,10 +28,14 @@ from .course_dir import (
     find_course_root,
     release_notebooks,
 )
+from .distributed import summary
 from .integrity import Snapshot
 from .nbgrader_process import nbgrader
 from .release import release
 from .reports import SubmissionResult, format_table, write_reports
+
+THREADS = "threads"  # --scheduler: grade in this process's course copy (no Dask)
+DEFAULT_SCHEDULER = THREADS
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -65,6 +70,8 @@ def _grade_and_report(
         budget=args.budget,
         prepare=prepare,
         batch=args.batch,
+        scheduler=None if args.scheduler == THREADS else args.scheduler,
+        cache=Path(args.cache).resolve() if args.cache else None,
         db_url=args.db and gradebook.normalize_db_url(args.db),
     )
     if collected is not None:  # conflicts and refused files, recorded per student
@@ -80,10 +87,11 @@ def _grade_and_report(
         )
     per = sum(r.seconds for r in results) / max(1, len(results))
     print(
-        f"{len(results)} submissions in {wall:.1f}s with {args.workers} workers, "
-        f"batch {args.batch} "
+        f"{len(results)} submissions in {wall:.1f}s with {args.workers} workers "
+        f"({args.scheduler}), batch {args.batch or 'auto'} "
         f"({per:.1f}s per submission, {wall / max(1, len(results)):.1f}s wall per submission)"
     )
+    print(summary(results, wall))
     return results
 
 
@@ -241,15 +249,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_release)
 
     def grading_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--workers", type=int, default=2, help="parallel nbgrader processes")
+        p.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 2,
+            help="parallel nbgrader processes here, or Dask workers of --scheduler local "
+            "(default: one per core)",
+        )
         p.add_argument(
             "--budget", type=float, default=300.0, help="wall-clock seconds per submission"
         )
         p.add_argument(
             "--batch",
             type=int,
-            default=1,
-            help="students per nbgrader process (1: one process per student, most isolated)",
+            default=0,
+            help="students per nbgrader process (1: one process per student, most isolated; "
+            "default: several when the sandbox is on, else 1)",
+        )
+        p.add_argument(
+            "--scheduler",
+            default=DEFAULT_SCHEDULER,
+            help=f"{THREADS!r}: grade here from a thread pool; 'local': a Dask cluster on "
+            "this machine; tcp://host:8786 or tls://...: a running Dask scheduler "
+            f"(default: {DEFAULT_SCHEDULER})",
+        )
+        p.add_argument(
+            "--cache",
+            help="keep each submission's result here: a regrade of the same bytes with the "
+            "same grading files is not graded again (Dask schedulers only)",
         )
         p.add_argument(
             "--require-sandbox",

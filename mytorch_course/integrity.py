@@ -301,7 +301,14 @@ def record_verdicts(
         "grading_digest": grading_digest,
         "parts": parts,
     }
-    path = _record_path(Path(folder), student, assignment, notebook)
+    write_record(Path(folder), record)
+
+
+def write_record(folder: Path, record: dict[str, Any]) -> None:
+    """Store one verdict record in ``folder`` (also used for the records Dask workers send
+    back, which :func:`read_verdicts` then checks like any other)."""
+    key = (str(record.get("student")), str(record.get("assignment")), str(record.get("notebook")))
+    path = _record_path(folder, *key)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record))
     tmp.replace(path)  # atomic: a retry's record replaces the earlier attempt's

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,14 +79,28 @@ def fill_scores(
             res.parts.append(PartResult(grade_id, score, points, reason, notebook))
 
 
-def sync_gradebook(work: Path, results: list[SubmissionResult], db_url: str | None = None) -> None:
+def sync_gradebook(
+    work: Path,
+    results: list[SubmissionResult],
+    add_missing: bool = False,
+    db_url: str | None = None,
+) -> None:
     """Overwrite the gradebook's scores with ``results`` (nbgrader's feedback reads them): a
-    score or manual grade a kernel wrote there changes nothing. ``db_url``: the run's
-    gradebook (default: ``gradebook.db`` in ``work``)."""
+    score or manual grade a kernel wrote there changes nothing. ``add_missing``: first add
+    the students and submissions nbgrader did not (the results came from Dask workers).
+    ``db_url``: the run's gradebook (default: ``gradebook.db`` in ``work``)."""
     from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy.exc import SAWarning
 
-    with Gradebook(db_url or sqlite_url(work), COURSE_ID) as gb:
+    with Gradebook(db_url or sqlite_url(work), COURSE_ID) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission: harmless
         for res in results:
+            if add_missing:
+                gb.update_or_create_student(res.student)
+                try:
+                    gb.find_submission(res.assignment, res.student)
+                except MissingEntry:
+                    gb.add_submission(res.assignment, res.student)
             for part in res.parts:
                 try:
                     grade = gb.find_grade(part.part, part.notebook, res.assignment, res.student)
