@@ -20,19 +20,19 @@ but not one that goes looking for the verdict folder or waits for the run to end
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy
+import sqlalchemy.pool
 
 from . import gradebook
 
@@ -211,6 +211,13 @@ class GradebookDefinition:
     def __init__(self, db_url: str) -> None:
         self.db_url = db_url
         self.name = gradebook.label(db_url)
+        self.tables: list[sqlalchemy.Table] = []
+        # One connection per use (NullPool): nothing held open between checks; SQLite waits
+        # up to a minute for a writing nbgrader process, as sqlite3.connect(timeout=60).
+        sqlite = {"timeout": 60} if gradebook.is_sqlite(db_url) else {}
+        self.engine = sqlalchemy.create_engine(
+            db_url, poolclass=sqlalchemy.pool.NullPool, connect_args=sqlite
+        )
         self.rows = self._read() if self._exists() else {}
 
     def _exists(self) -> bool:
@@ -218,16 +225,14 @@ class GradebookDefinition:
             return Path(self.db_url.split(":///", 1)[1]).is_file()
         return True
 
-    @contextlib.contextmanager
-    def _tables(self) -> Iterator[tuple[sqlalchemy.engine.Engine, list[sqlalchemy.Table]]]:
-        engine = sqlalchemy.create_engine(self.db_url)
-        try:
+    def _reflect(self) -> list[sqlalchemy.Table]:
+        """The definition tables (parents first), read from the database once."""
+        if not self.tables:
             meta = sqlalchemy.MetaData()
-            names = set(sqlalchemy.inspect(engine).get_table_names())
-            meta.reflect(engine, only=[t for t in DEFINITION_TABLES if t in names])
-            yield engine, list(meta.sorted_tables)  # parents first
-        finally:
-            engine.dispose()
+            names = set(sqlalchemy.inspect(self.engine).get_table_names())
+            meta.reflect(self.engine, only=[t for t in DEFINITION_TABLES if t in names])
+            self.tables = list(meta.sorted_tables)
+        return self.tables
 
     @staticmethod
     def _key(table: sqlalchemy.Table, row: tuple) -> tuple:
@@ -235,7 +240,8 @@ class GradebookDefinition:
 
     def _read(self) -> dict[str, dict[tuple, tuple]]:
         """{table: {primary key: row}}."""
-        with self._tables() as (engine, tables), engine.connect() as db:
+        tables = self._reflect()
+        with self.engine.connect() as db:
             return {
                 t.name: {self._key(t, tuple(r)): tuple(r) for r in db.execute(sqlalchemy.select(t))}
                 for t in tables
@@ -253,15 +259,15 @@ class GradebookDefinition:
         if not changed:
             return []
         try:
-            with self._tables() as (engine, tables), engine.begin() as db:
-                ordered = [t for t in tables if t.name in changed]
+            with self.engine.begin() as db:
+                ordered = [t for t in self._reflect() if t.name in changed]
                 for table in reversed(ordered):  # planted rows: children first
-                    keys = [c for c in table.primary_key]
+                    keys = list(table.primary_key)
                     for key in set(now.get(table.name, {})) - set(self.rows[table.name]):
                         where = [c == v for c, v in zip(keys, key, strict=True)]
                         db.execute(table.delete().where(*where))
                 for table in ordered:  # changed rows back, removed rows again: parents first
-                    keys = [c for c in table.primary_key]
+                    keys = list(table.primary_key)
                     for key, row in self.rows[table.name].items():
                         mine = now.get(table.name, {}).get(key)
                         if mine == row:
@@ -273,7 +279,7 @@ class GradebookDefinition:
                             where = [c == v for c, v in zip(keys, key, strict=True)]
                             db.execute(table.update().where(*where).values(values))
         except sqlalchemy.exc.SQLAlchemyError as exc:
-            reason = type(exc.orig or exc).__name__
+            reason = type(getattr(exc, "orig", None) or exc).__name__
             return [f"{self.name}: {t} (could not be put back: {reason})" for t in changed]
         return [f"{self.name}: {t}" for t in changed]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import json
 import shutil
 import warnings
@@ -79,6 +80,17 @@ def fill_scores(
             res.parts.append(PartResult(grade_id, score, points, reason, notebook))
 
 
+def submitted_timestamp(work: Path, student: str, aid: str) -> datetime.datetime | None:
+    """The submission's ``timestamp.txt`` (nbgrader's collect writes it), read as nbgrader
+    autograde reads it; None when missing or unreadable."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        return parse_utc((work / "submitted" / student / aid / "timestamp.txt").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def sync_gradebook(
     work: Path,
     results: list[SubmissionResult],
@@ -95,12 +107,12 @@ def sync_gradebook(
     with Gradebook(db_url or sqlite_url(work), COURSE_ID) as gb, warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission: harmless
         for res in results:
-            if add_missing:
+            if add_missing:  # as nbgrader autograde does, the submission's time included
                 gb.update_or_create_student(res.student)
-                try:
-                    gb.find_submission(res.assignment, res.student)
-                except MissingEntry:
-                    gb.add_submission(res.assignment, res.student)
+                when = submitted_timestamp(work, res.student, res.assignment)
+                gb.update_or_create_submission(
+                    res.assignment, res.student, **({"timestamp": when} if when else {})
+                )
             for part in res.parts:
                 try:
                     grade = gb.find_grade(part.part, part.notebook, res.assignment, res.student)

@@ -1,12 +1,15 @@
 """The gradebook on a real PostgreSQL server (Debian's ``postgresql``), started by the test in
-a temporary folder as an unprivileged user, on a free port: a batch graded into it keeps
-every row exactly once, a regrade changes no row, the integrity check puts a tampered
-definition back, and the LMS exports read it."""
+a temporary folder as an unprivileged user, on a free port: a batch graded through real Dask
+workers (a `dask scheduler` and two `dask worker` processes, test_dask_cluster.py's fixture)
+keeps every row exactly once, a regrade on the default path (here, from a thread pool)
+changes no row, the integrity check puts a tampered definition back, and the LMS exports
+read it."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import datetime
 import glob
 import os
 import pwd
@@ -18,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_dask_cluster import scheduler  # noqa: F401  (a fixture: the cluster for this module)
 
 from mytorch_course import gradebook, integrity, samples
 from mytorch_course.autograde import grade_notebooks
@@ -113,6 +117,13 @@ def _read(path: Path) -> str:
     return path.read_text() if path.is_file() else ""
 
 
+def sql_sqlite(path: Path, query: str) -> list[tuple]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return db.execute(query).fetchall()
+
+
 def sql(url: str, query: str) -> list[tuple]:
     """Rows of ``query``, read with psycopg directly (not through nbgrader)."""
     import psycopg
@@ -165,11 +176,18 @@ def everything(url: str) -> dict[str, list[tuple]]:
 
 
 @pytest.fixture(scope="module")
-def graded(postgres: str, toy_root: Path, tmp_path_factory: pytest.TempPathFactory):
+def graded(
+    postgres: str,
+    scheduler: str,  # noqa: F811
+    toy_root: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+):
     batch, expected = _batch(toy_root)
     work = tmp_path_factory.mktemp("pg-work")
     subs = {(s, AID): nbs for s, nbs in batch.items()}
-    results = grade_notebooks(toy_root, subs, work, workers=2, batch=3, db_url=postgres)
+    results = grade_notebooks(
+        toy_root, subs, work, workers=2, batch=3, db_url=postgres, scheduler=scheduler
+    )
     return work, subs, expected, results, everything(postgres)
 
 
@@ -181,6 +199,8 @@ def test_every_row_once_with_the_verdicts_scores(postgres: str, graded) -> None:
     assert [r[0] for r in rows["student"]] == students
     assert sorted(r[2] for r in rows["submitted_assignment"]) == students  # one each
     assert {r[1] for r in rows["submitted_assignment"]} == {AID}
+    # the time in each submission's timestamp.txt (place_submission writes this one)
+    assert {r[3] for r in rows["submitted_assignment"]} == {datetime.datetime(2000, 1, 1)}
     assert len(rows["submitted_notebook"]) == len(students) * len({c[0] for c in cells})
     grades = {(student, part): score for _, student, part, score, *_ in rows["grade"]}
     assert len(rows["grade"]) == len(grades) == len(students) * len(cells)  # no duplicates
@@ -189,11 +209,13 @@ def test_every_row_once_with_the_verdicts_scores(postgres: str, graded) -> None:
     }
     assert all(manual is None and extra is None for *_, manual, extra in rows["grade"])
     assert rows["definition"] == [("square-grad", 10.0), ("sum-rows-grad", 15.0)]
-    assert not (work / "gradebook.db").exists()  # nothing went to the SQLite default
+    # the work folder's SQLite gradebook (the workers' copy of the definitions) got no grades
+    local = sql_sqlite(work / "gradebook.db", "SELECT count(*) FROM submitted_assignment")
+    assert local == [(0,)]
 
 
 def test_a_regrade_changes_no_row(postgres: str, toy_root: Path, graded, tmp_path: Path) -> None:
-    _, subs, expected, _, before = graded
+    _, subs, expected, _, before = graded  # graded on Dask; regraded on the default path
     again = grade_notebooks(toy_root, subs, tmp_path / "again", workers=2, batch=3, db_url=postgres)
     assert {r.student: {p.part: p.score for p in r.parts} for r in again.values()} == expected
     after = everything(postgres)
