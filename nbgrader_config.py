@@ -57,6 +57,8 @@ c.CourseDirectory.course_id = "mytorch"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
+# A PostgreSQL gradebook: `--db postgresql://grader@dbhost/mytorch` on each command (or
+# `mytorch-course autograde --db ...`), with the password in ~/.pgpass (README).
 # Never copy editor or build debris from solutions/ into the release.
 c.CourseDirectory.ignore = [
     ".ipynb_checkpoints",
@@ -122,6 +124,10 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
+
+# `nbgrader export` writes properly quoted CSV (nbgrader's own exporter does not quote: a
+# name with a comma shifts every column); LMS formats: mytorch_course/exports.py.
+c.ExportApp.plugin_class = "mytorch_course.exports.CsvExporter"
 
 # Feedback: no hidden test code and no tracebacks (nbgrader shows both by default); the part
 # names and how each part is scored; a page of our own template that loads nothing from the

@@ -18,7 +18,8 @@ import nbformat
 
 from .collect import place_submission
 from .course_dir import copy_course, release_notebooks
-from .integrity import Integrity
+from .gradebook import create_schema, db_args, sqlite_url
+from .integrity import Integrity, read_verdicts
 from .nbgrader_process import nbgrader
 from .notebook import nbgrader_meta, write_notebook
 from .reports import SubmissionResult, fill_scores, sync_gradebook
@@ -84,12 +85,17 @@ def _check(
 
 
 def grade_one(
-    work: Path, student: str, aid: str, budget: float, run: Integrity | None = None
+    work: Path,
+    student: str,
+    aid: str,
+    budget: float,
+    run: Integrity | None = None,
+    db_url: str | None = None,
 ) -> SubmissionResult:
     """Autograde one student's assignment with retries; never raises."""
     result = SubmissionResult(student, aid)
     start = time.monotonic()
-    args = ["autograde", aid, "--student", student, "--force"]
+    args = ["autograde", aid, "--student", student, "--force", *db_args(db_url or sqlite_url(work))]
     log = work / "logs" / f"{aid}--{student}.log"
     log.parent.mkdir(exist_ok=True)
     for attempt in range(4):
@@ -119,16 +125,25 @@ def grade_one(
     return result
 
 
-def prepare_course(work: Path, ids: Iterable[str]) -> None:
-    """Fill the work copy's gradebook (and its release) from the source notebooks."""
+def prepare_course(work: Path, ids: Iterable[str], db_url: str | None = None) -> None:
+    """Fill the work copy's ``gradebook.db`` (and its release) from the source notebooks,
+    and the course gradebook ``db_url`` too when it is another one (PostgreSQL): Dask workers
+    grade from a copy of the work folder, its SQLite gradebook included (distributed.py)."""
+    urls = dict.fromkeys([sqlite_url(work), db_url or sqlite_url(work)])
     for aid in ids:
-        res = nbgrader(["generate_assignment", aid, "--force"], work)
-        if res.returncode != 0:
-            raise RuntimeError(f"nbgrader generate_assignment {aid} failed:\n{res.stdout}")
+        for url in urls:
+            res = nbgrader(["generate_assignment", aid, "--force", *db_args(url)], work)
+            if res.returncode != 0:
+                raise RuntimeError(f"nbgrader generate_assignment {aid} failed:\n{res.stdout}")
 
 
 def grade_batch(
-    work: Path, aid: str, students: list[str], budget: float, run: Integrity | None = None
+    work: Path,
+    aid: str,
+    students: list[str],
+    budget: float,
+    run: Integrity | None = None,
+    db_url: str | None = None,
 ) -> list[SubmissionResult]:
     """Several students of one assignment in ONE nbgrader process (saves its start-up).
 
@@ -136,11 +151,11 @@ def grade_batch(
     no autograded notebook afterwards is re-graded alone by :func:`grade_one` (with repairs).
     """
     if len(students) == 1:
-        return [grade_one(work, students[0], aid, budget, run)]
+        return [grade_one(work, students[0], aid, budget, run, db_url)]
     start = time.monotonic()
     everyone = {p.name for p in (work / "submitted").iterdir() if (p / aid).is_dir()}
     exclude = ",".join(sorted(everyone - set(students)))
-    args = ["autograde", aid, "--force"]
+    args = ["autograde", aid, "--force", *db_args(db_url or sqlite_url(work))]
     if exclude:
         args.append(f"--CourseDirectory.student_id_exclude={exclude}")
     _check(run, [], f"before grading {', '.join(students)}", students)
@@ -153,7 +168,7 @@ def grade_batch(
     return [
         result
         if _autograded_ok(work, result.student, aid)
-        else grade_one(work, result.student, aid, budget, run)
+        else grade_one(work, result.student, aid, budget, run, db_url)
         for result in batch
     ]
 
@@ -176,29 +191,79 @@ def autograde(
     progress: bool = True,
     prepare: bool = True,
     batch: int = 1,
+    scheduler: str | None = None,
+    cache: Path | None = None,
+    db_url: str | None = None,
 ) -> list[SubmissionResult]:
     """Grade ``jobs`` ((student, assignment) pairs laid out in ``work/submitted``).
 
     ``workers`` nbgrader processes run at once; each grades ``batch`` students (1: one
     process per student, the most isolated; more: less start-up time per submission).
+    ``scheduler``: None grades here, in ``work``, from a thread pool; ``"local"`` (a Dask
+    ``LocalCluster``) or a Dask scheduler's address sends each batch, as tasks, to Dask
+    workers that grade in scratch courses of their own (see distributed.py); ``cache``
+    keeps their results so that a regrade of the same bytes is not graded again.
+    ``db_url``: the course gradebook (default: ``gradebook.db`` in ``work``; see gradebook.py).
     """
+    db_url = db_url or sqlite_url(work)
+    create_schema(db_url)  # once, before any nbgrader process (they would race to)
+    aids = sorted({aid for _, aid in jobs})
+    if prepare:
+        prepare_course(work, aids, db_url)
+    strip_answers(work)
+    if scheduler is not None:
+        from .distributed import grade_distributed
+
+        return grade_distributed(
+            work,
+            jobs,
+            scheduler=scheduler,
+            workers=workers,
+            budget=budget,
+            batch=batch,
+            progress=progress,
+            cache=cache,
+            db_url=db_url,
+        )
+    if batch <= 0:
+        from .distributed import auto_batch, sandboxed_here
+
+        most = max((sum(a == aid for _, a in jobs) for aid in aids), default=1)
+        batch = auto_batch(most, workers, sandboxed_here())
+    return grade_in_place(
+        work, jobs, workers=workers, budget=budget, progress=progress, batch=batch, db_url=db_url
+    )
+
+
+def grade_in_place(
+    work: Path,
+    jobs: list[tuple[str, str]],
+    workers: int = 2,
+    budget: float = 300.0,
+    progress: bool = True,
+    batch: int = 1,
+    records: dict[tuple[str, str, str], dict] | None = None,
+    db_url: str | None = None,
+) -> list[SubmissionResult]:
+    """Grade ``jobs`` in the prepared course copy ``work`` (kernels run from its folders);
+    ``records`` receives each notebook's verdict record ((student, assignment, notebook) ->
+    record) before the run's private folder is deleted. ``db_url``: the gradebook (default:
+    ``gradebook.db`` in ``work``)."""
     from tqdm import tqdm
 
     aids = sorted({aid for _, aid in jobs})
-    if prepare:
-        prepare_course(work, aids)
-    strip_answers(work)
     chunks: list[tuple[str, list[str]]] = []
     for aid in aids:
         students = [s for s, a in jobs if a == aid]
         size = max(1, batch)
         chunks += [(aid, students[i : i + size]) for i in range(0, len(students), size)]
-    run = Integrity.start(work)  # before the first kernel
+    run = Integrity.start(work, db_url)  # before the first kernel
     try:
         results: list[SubmissionResult] = []
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             futures = {
-                pool.submit(grade_batch, work, a, ss, budget, run): len(ss) for a, ss in chunks
+                pool.submit(grade_batch, work, a, ss, budget, run, db_url): len(ss)
+                for a, ss in chunks
             }
             bar = tqdm(total=len(jobs), desc="autograde", unit="nb", disable=not progress)
             for fut in as_completed(futures):
@@ -208,7 +273,14 @@ def autograde(
         _check(run, [], "after grading")
         results.sort(key=lambda r: (r.assignment, r.student))
         fill_scores(work, results, run.verdicts, run.snapshot.grading_digest())
-        write_feedback(work, aids, results, run)
+        if records is not None:
+            for res in results:
+                for notebook in sorted({p.notebook for p in res.parts}):
+                    key = (res.student, res.assignment, notebook)
+                    record = read_verdicts(run.verdicts, *key)
+                    if record is not None:
+                        records[key] = record
+        write_feedback(work, aids, results, run, db_url)
     finally:
         run.close()
     if warning := run.report():
@@ -231,12 +303,16 @@ def check_autograded(work: Path, result: SubmissionResult) -> str:
 
 
 def write_feedback(
-    work: Path, aids: list[str], results: list[SubmissionResult], run: Integrity | None = None
+    work: Path,
+    aids: list[str],
+    results: list[SubmissionResult],
+    run: Integrity | None = None,
+    db_url: str | None = None,
 ) -> None:
     """nbgrader's feedback HTML, with the verdicts' scores; a student whose notebook or
     feedback is broken gets a note, and everyone else's feedback is written."""
     try:
-        sync_gradebook(work, results)
+        sync_gradebook(work, results, db_url)
     except Exception as exc:  # a gradebook a kernel broke: the exports stand without it
         print(f"warning: the gradebook could not be updated ({exc}); no feedback", file=sys.stderr)
         for result in results:
@@ -250,7 +326,8 @@ def write_feedback(
             shutil.rmtree(folder, ignore_errors=True)  # nbgrader skips it, not everyone
     for aid in aids:
         # One process for all students: nbgrader's start-up costs more than the HTML export.
-        fb = nbgrader(["generate_feedback", aid, "--force"], work, timeout=600)
+        args = ["generate_feedback", aid, "--force", *db_args(db_url or sqlite_url(work))]
+        fb = nbgrader(args, work, timeout=600)
         if fb.returncode != 0:
             print(f"warning: generate_feedback {aid} reported errors", file=sys.stderr)
     if run is not None:
@@ -275,13 +352,25 @@ def grade_notebooks(
     budget: float = 300.0,
     progress: bool = False,
     batch: int = 1,
+    scheduler: str | None = None,
+    cache: Path | None = None,
+    db_url: str | None = None,
 ) -> dict[tuple[str, str], SubmissionResult]:
     """Grade in-memory submissions ((student, assignment) -> {notebook name: nb or Path}) in a
-    fresh copy of the course at ``work``; used by the demo and the tests."""
+    fresh copy of the course at ``work``; used by the demo and the tests (``scheduler`` and
+    ``cache``: see :func:`autograde`)."""
     copy_course(root, work)
     for (student, aid), notebooks in submissions.items():
         place_submission(work, student, aid, notebooks)
     results = autograde(
-        work, sorted(submissions), workers=workers, budget=budget, progress=progress, batch=batch
+        work,
+        sorted(submissions),
+        workers=workers,
+        budget=budget,
+        progress=progress,
+        batch=batch,
+        scheduler=scheduler,
+        cache=cache,
+        db_url=db_url,
     )
     return {(r.student, r.assignment): r for r in results}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import samples, sandbox
+from . import gradebook, samples, sandbox
 from .autograde import autograde, prepare_course
 from .collect import (
     Collected,
@@ -27,10 +28,14 @@ from .course_dir import (
     find_course_root,
     release_notebooks,
 )
+from .distributed import summary
 from .integrity import Snapshot
 from .nbgrader_process import nbgrader
 from .release import release
 from .reports import SubmissionResult, format_table, write_reports
+
+THREADS = "threads"  # --scheduler: grade in this process's course copy (no Dask)
+DEFAULT_SCHEDULER = THREADS
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -59,7 +64,15 @@ def _grade_and_report(
 ) -> list[SubmissionResult]:
     start = time.monotonic()
     results = autograde(
-        work, jobs, workers=args.workers, budget=args.budget, prepare=prepare, batch=args.batch
+        work,
+        jobs,
+        workers=args.workers,
+        budget=args.budget,
+        prepare=prepare,
+        batch=args.batch,
+        scheduler=None if args.scheduler == THREADS else args.scheduler,
+        cache=Path(args.cache).resolve() if args.cache else None,
+        db_url=args.db and gradebook.normalize_db_url(args.db),
     )
     if collected is not None:  # conflicts and refused files, recorded per student
         results = add_collection_notes(work, results, collected)
@@ -74,10 +87,11 @@ def _grade_and_report(
         )
     per = sum(r.seconds for r in results) / max(1, len(results))
     print(
-        f"{len(results)} submissions in {wall:.1f}s with {args.workers} workers, "
-        f"batch {args.batch} "
+        f"{len(results)} submissions in {wall:.1f}s with {args.workers} workers "
+        f"({args.scheduler}), batch {args.batch or 'auto'} "
         f"({per:.1f}s per submission, {wall / max(1, len(results)):.1f}s wall per submission)"
     )
+    print(summary(results, wall))
     return results
 
 
@@ -143,7 +157,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="mytorch-demo-") as tmp:
         work = copy_course(root, Path(tmp))
-        prepare_course(work, aids)  # the release the samples start from, and the gradebook
+        db_url = args.db and gradebook.normalize_db_url(args.db)
+        if db_url:
+            gradebook.create_schema(db_url)
+        prepare_course(work, aids, db_url)  # the release the samples start from, the gradebook
         jobs = []
         wrong = {}
         for aid in aids:
@@ -162,6 +179,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
             keep = Path(args.keep).resolve()
             shutil.copytree(work, keep, dirs_exist_ok=True)
             print(f"kept the work folder in {keep}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from .exports import EXPORTERS
+
+    root = find_course_root(args.root)
+    url = gradebook.normalize_db_url(args.db) if args.db else gradebook.sqlite_url(root)
+    if gradebook.is_sqlite(url) and not Path(url.split(":///", 1)[1]).is_file():
+        print(
+            f"error: no gradebook at {gradebook.redact(url)}: grade first (nbgrader autograde, "
+            "or mytorch-course autograde --work DIR or --db URL), then pass --db",
+            file=sys.stderr,
+        )
+        return 1
+    from traitlets.config.loader import PyFileConfigLoader
+
+    # c.CanvasExporter.canvas_ids and the like, as `nbgrader export` would read them
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    exporter = EXPORTERS[args.format](
+        config=config,
+        to=args.to or "",
+        assignment=args.assignment or [],
+        student=args.student or [],
+        per_part=args.per_part,
+    )
+    gradebook.create_schema(url)  # a clear error when the server cannot be reached
+    try:
+        with Gradebook(url, gradebook.COURSE_ID) as gb:
+            exporter.export(gb)
+    except (MissingEntry, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.format}: {exporter.to or exporter.default_name}")
     return 0
 
 
@@ -202,15 +255,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_release)
 
     def grading_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--workers", type=int, default=2, help="parallel nbgrader processes")
+        p.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 2,
+            help="parallel nbgrader processes here, or Dask workers of --scheduler local "
+            "(default: one per core)",
+        )
         p.add_argument(
             "--budget", type=float, default=300.0, help="wall-clock seconds per submission"
         )
         p.add_argument(
             "--batch",
             type=int,
-            default=1,
-            help="students per nbgrader process (1: one process per student, most isolated)",
+            default=0,
+            help="students per nbgrader process (1: one process per student, most isolated; "
+            "default: several when the sandbox is on, else 1)",
+        )
+        p.add_argument(
+            "--scheduler",
+            default=DEFAULT_SCHEDULER,
+            help=f"{THREADS!r}: grade here from a thread pool; 'local': a Dask cluster on "
+            "this machine; tcp://host:8786 or tls://...: a running Dask scheduler "
+            f"(default: {DEFAULT_SCHEDULER})",
+        )
+        p.add_argument(
+            "--cache",
+            help="keep each submission's result here: a regrade of the same bytes with the "
+            "same grading files is not graded again (Dask schedulers only)",
         )
         p.add_argument(
             "--require-sandbox",
@@ -221,6 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
             "--no-sandbox",
             action="store_true",
             help="run kernels with your rights even where the sandbox works (benchmarks only)",
+        )
+        p.add_argument(
+            "--db",
+            help="gradebook database URL, e.g. postgresql://grader@dbhost/mytorch (default: "
+            "gradebook.db in the work folder); keep the password in ~/.pgpass",
         )
 
     p = sub.add_parser("autograde", help="grade a folder or LMS zip of submissions")
@@ -241,6 +318,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", help="copy the work folder here afterwards")
     grading_options(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("export", help="grades from the gradebook as Canvas, Gradescope or CSV")
+    p.add_argument("--format", choices=["canvas", "gradescope", "csv"], default="csv")
+    p.add_argument("--to", help="file to write (default: canvas.csv, gradescope.csv, grades.csv)")
+    p.add_argument(
+        "--db", help="gradebook database URL (default: gradebook.db in the course folder)"
+    )
+    p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    p.add_argument("--student", action="append", help="only this student (repeatable)")
+    p.add_argument(
+        "--per-part",
+        action="store_true",
+        help="a column per graded part (Gradescope: one assignment's layout, needs --assignment)",
+    )
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
         "student-edition", help="write the mytorch copy students install for an assignment"
@@ -268,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         if "require_sandbox" in args:  # the grading commands: before any work
             sandbox.select_mode(require=args.require_sandbox, off=args.no_sandbox)
         return int(args.func(args) or 0)
-    except sandbox.SandboxUnavailable as exc:
+    except (sandbox.SandboxUnavailable, gradebook.GradebookUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -20,18 +20,21 @@ but not one that goes looking for the verdict folder or waits for the run to end
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy
+import sqlalchemy.pool
+
+from . import gradebook
 
 DIGESTS_ENV = "MYTORCH_GRADING_DIGESTS"  # JSON {resolved grading folder: sha256}
 VERDICTS_ENV = "MYTORCH_VERDICTS"  # folder for verdict records (outside the course copy)
@@ -198,39 +201,87 @@ DEFINITION_TABLES = (
 
 
 class GradebookDefinition:
-    """The rows of the gradebook's definition tables, taken before any kernel ran."""
+    """The rows of the gradebook's definition tables, taken before any kernel ran.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.rows = self._read() if path.is_file() else {}
+    Works on any gradebook URL (SQLite or PostgreSQL): rows are compared by primary key and
+    put back in one transaction, parents before children, so a server that enforces foreign
+    keys accepts the repair.
+    """
 
-    def _read(self) -> dict[str, list[tuple]]:
-        with contextlib.closing(sqlite3.connect(self.path, timeout=60)) as db:
-            names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.name = gradebook.label(db_url)
+        self.tables: list[sqlalchemy.Table] = []
+        # One connection per use (NullPool): nothing held open between checks; SQLite waits
+        # up to a minute for a writing nbgrader process, as sqlite3.connect(timeout=60).
+        sqlite = {"timeout": 60} if gradebook.is_sqlite(db_url) else {}
+        self.engine = sqlalchemy.create_engine(
+            db_url, poolclass=sqlalchemy.pool.NullPool, connect_args=sqlite
+        )
+        self.rows = self._read() if self._exists() else {}
+
+    def _exists(self) -> bool:
+        if gradebook.is_sqlite(self.db_url):  # never create an empty SQLite file
+            return Path(self.db_url.split(":///", 1)[1]).is_file()
+        return True
+
+    def _reflect(self) -> list[sqlalchemy.Table]:
+        """The definition tables (parents first), read from the database once."""
+        if not self.tables:
+            meta = sqlalchemy.MetaData()
+            names = set(sqlalchemy.inspect(self.engine).get_table_names())
+            meta.reflect(self.engine, only=[t for t in DEFINITION_TABLES if t in names])
+            self.tables = list(meta.sorted_tables)
+        return self.tables
+
+    @staticmethod
+    def _key(table: sqlalchemy.Table, row: tuple) -> tuple:
+        return tuple(row[table.columns.keys().index(c.name)] for c in table.primary_key)
+
+    def _read(self) -> dict[str, dict[tuple, tuple]]:
+        """{table: {primary key: row}}."""
+        tables = self._reflect()
+        with self.engine.connect() as db:
             return {
-                t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
-                for t in DEFINITION_TABLES
-                if t in names
+                t.name: {self._key(t, tuple(r)): tuple(r) for r in db.execute(sqlalchemy.select(t))}
+                for t in tables
             }
 
     def restore(self) -> list[str]:
-        """Put the definition rows back; returns 'gradebook.db: <table>' for each changed."""
+        """Put the definition rows back; returns '<gradebook>: <table>' for each changed."""
         if not self.rows:
             return []
         try:
             now = self._read()
-        except sqlite3.Error:
-            return ["gradebook.db: unreadable"]
+        except sqlalchemy.exc.SQLAlchemyError:
+            return [f"{self.name}: unreadable"]
         changed = [t for t in self.rows if now.get(t) != self.rows[t]]
-        if changed:
-            with contextlib.closing(sqlite3.connect(self.path, timeout=60)) as db:
-                for table in changed:
-                    db.execute(f"DELETE FROM {table}")
-                    for row in self.rows[table]:
-                        marks = ",".join("?" * len(row))
-                        db.execute(f"INSERT INTO {table} VALUES ({marks})", row)
-                db.commit()
-        return [f"gradebook.db: {t}" for t in changed]
+        if not changed:
+            return []
+        try:
+            with self.engine.begin() as db:
+                ordered = [t for t in self._reflect() if t.name in changed]
+                for table in reversed(ordered):  # planted rows: children first
+                    keys = list(table.primary_key)
+                    for key in set(now.get(table.name, {})) - set(self.rows[table.name]):
+                        where = [c == v for c, v in zip(keys, key, strict=True)]
+                        db.execute(table.delete().where(*where))
+                for table in ordered:  # changed rows back, removed rows again: parents first
+                    keys = list(table.primary_key)
+                    for key, row in self.rows[table.name].items():
+                        mine = now.get(table.name, {}).get(key)
+                        if mine == row:
+                            continue
+                        values = dict(zip(table.columns.keys(), row, strict=True))
+                        if mine is None:
+                            db.execute(table.insert().values(values))
+                        else:
+                            where = [c == v for c, v in zip(keys, key, strict=True)]
+                            db.execute(table.update().where(*where).values(values))
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            reason = type(getattr(exc, "orig", None) or exc).__name__
+            return [f"{self.name}: {t} (could not be put back: {reason})" for t in changed]
+        return [f"{self.name}: {t}" for t in changed]
 
 
 # --------------------------------------------------------------------------- verdict records
@@ -256,7 +307,14 @@ def record_verdicts(
         "grading_digest": grading_digest,
         "parts": parts,
     }
-    path = _record_path(Path(folder), student, assignment, notebook)
+    write_record(Path(folder), record)
+
+
+def write_record(folder: Path, record: dict[str, Any]) -> None:
+    """Store one verdict record in ``folder`` (also used for the records Dask workers send
+    back, which :func:`read_verdicts` then checks like any other)."""
+    key = (str(record.get("student")), str(record.get("assignment")), str(record.get("notebook")))
+    path = _record_path(folder, *key)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record))
     tmp.replace(path)  # atomic: a retry's record replaces the earlier attempt's
@@ -287,8 +345,9 @@ class Integrity:
     _lock: threading.Lock = field(default_factory=threading.Lock)  # one check at a time
 
     @classmethod
-    def start(cls, work: Path) -> Integrity:
-        """Take the snapshots; call before the first kernel starts."""
+    def start(cls, work: Path, db_url: str | None = None) -> Integrity:
+        """Take the snapshots; call before the first kernel starts. ``db_url``: the run's
+        gradebook (default: ``gradebook.db`` in ``work``)."""
         private = Path(tempfile.mkdtemp(prefix="mytorch-run-"))  # mode 0700, outside work
         (private / "verdicts").mkdir()
         return cls(
@@ -296,7 +355,7 @@ class Integrity:
             private,
             Snapshot(work),
             Submissions(work / "submitted", private / "submitted"),
-            GradebookDefinition(work / "gradebook.db"),
+            GradebookDefinition(db_url or gradebook.sqlite_url(work)),
         )
 
     @property

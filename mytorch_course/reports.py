@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import json
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from .gradebook import COURSE_ID, sqlite_url
 from .integrity import read_verdicts
 from .notebook import nbgrader_meta
 
@@ -77,13 +80,39 @@ def fill_scores(
             res.parts.append(PartResult(grade_id, score, points, reason, notebook))
 
 
-def sync_gradebook(work: Path, results: list[SubmissionResult]) -> None:
-    """Overwrite the gradebook's scores with ``results`` (nbgrader's feedback reads them): a
-    score or manual grade a kernel wrote there changes nothing."""
-    from nbgrader.api import Gradebook, MissingEntry
+def submitted_timestamp(work: Path, student: str, aid: str) -> datetime.datetime | None:
+    """The submission's ``timestamp.txt`` (nbgrader's collect writes it), read as nbgrader
+    autograde reads it; None when missing or unreadable."""
+    from nbgrader.utils import parse_utc
 
-    with Gradebook("sqlite:///" + str(work / "gradebook.db")) as gb:
+    try:
+        return parse_utc((work / "submitted" / student / aid / "timestamp.txt").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def sync_gradebook(
+    work: Path,
+    results: list[SubmissionResult],
+    add_missing: bool = False,
+    db_url: str | None = None,
+) -> None:
+    """Overwrite the gradebook's scores with ``results`` (nbgrader's feedback reads them): a
+    score or manual grade a kernel wrote there changes nothing. ``add_missing``: first add
+    the students and submissions nbgrader did not (the results came from Dask workers).
+    ``db_url``: the run's gradebook (default: ``gradebook.db`` in ``work``)."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy.exc import SAWarning
+
+    with Gradebook(db_url or sqlite_url(work), COURSE_ID) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission: harmless
         for res in results:
+            if add_missing:  # as nbgrader autograde does, the submission's time included
+                gb.update_or_create_student(res.student)
+                when = submitted_timestamp(work, res.student, res.assignment)
+                gb.update_or_create_submission(
+                    res.assignment, res.student, **({"timestamp": when} if when else {})
+                )
             for part in res.parts:
                 try:
                     grade = gb.find_grade(part.part, part.notebook, res.assignment, res.student)

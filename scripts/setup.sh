@@ -2,8 +2,8 @@
 # Idempotent set-up used by `make demo`, `make test` and `make book`.
 #   scripts/setup.sh [--browser]
 # 1. the system `dot` program (Debian package graphviz), `bwrap` (Debian package bubblewrap:
-#    the grading sandbox), and with --browser Debian's chromium + fonts-liberation for the
-#    browser tests;
+#    the grading sandbox), and with --browser (make test) Debian's chromium + fonts-liberation
+#    for the browser tests and postgresql for the PostgreSQL gradebook test;
 # 2. a virtual environment in .venv with mytorch and all extras installed (editable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,9 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 if [ "$want_browser" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   [ -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || missing+=(fonts-liberation)
+  # the PostgreSQL gradebook test starts a throw-away server (Debian: not on PATH)
+  command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+    || missing+=(postgresql)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

@@ -226,7 +226,7 @@ def test_the_gradebooks_assignment_definition_is_put_back(
         gb.add_notebook("hw", "hw")
         gb.add_grade_cell("p1", "hw", "hw", max_score=4, cell_type="code")
         gb.add_student("alice")
-    definition = integrity.GradebookDefinition(path)
+    definition = integrity.GradebookDefinition(f"sqlite:///{path}")
     assert definition.restore() == []
     with sqlite3.connect(path) as db:  # what a kernel without the sandbox can do
         db.execute("UPDATE grade_cells SET max_score = 1000")

@@ -1,0 +1,172 @@
+"""Autograde through a real Dask cluster: a `dask scheduler` and two `dask worker` processes
+on localhost, started and stopped here. A mixed batch (correct, partly wrong, a kernel
+killer, an infinite loop) must get the same grades as the local path; a regrade of the same
+bytes changes nothing in the gradebook."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mytorch_course import samples
+from mytorch_course.autograde import grade_notebooks
+from mytorch_course.reports import SubmissionResult
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
+
+AID = "00-toy"
+SQ = "square-grad-solution"
+WRONG_SQUARE = "def square_grad(x, out_grad):\n    return np.zeros_like(np.asarray(x, dtype=float))"
+KILLER = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+LOOP = "while True:\n    pass"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen:
+    env = dict(os.environ, DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="1")
+    with open(log, "w") as fh:
+        return subprocess.Popen(
+            [sys.executable, "-m", *args],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # its own group: the teardown stops everything it started
+        )
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The address of a running scheduler with two single-threaded workers."""
+    from distributed import Client
+
+    logs = tmp_path_factory.mktemp("dask-logs")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    port = address.rsplit(":", 1)[1]
+    procs = [
+        _start(
+            ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", port]
+            + ["--dashboard-address", ":0"],
+            logs / "scheduler.log",
+        )
+    ]
+    try:
+        for i in range(2):
+            procs.append(
+                _start(
+                    ["distributed.cli.dask_worker", address, "--nthreads", "1", "--nworkers", "1"]
+                    + ["--memory-limit", "0", "--dashboard-address", ":0", "--name", f"w{i}"],
+                    logs / f"worker-{i}.log",
+                )
+            )
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _batch(root: Path) -> dict[tuple[str, str], dict]:
+    partly, _ = samples.partly_wrong(root, AID)
+    return {
+        ("correct", AID): samples.solved(root, AID),
+        ("partly-wrong", AID): samples.solved(root, AID, {SQ: WRONG_SQUARE}),
+        ("partly-wrong-2", AID): partly,
+        ("killer", AID): samples.solved(root, AID, {SQ: KILLER}),
+        ("loop", AID): samples.solved(root, AID, {SQ: LOOP}),
+    }
+
+
+def _grades(results: dict[tuple[str, str], SubmissionResult]) -> dict[str, dict[str, float]]:
+    return {s: {p.part: p.score for p in r.parts} for (s, _), r in results.items()}
+
+
+def _gradebook(work: Path) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
+        rows = {
+            f"{sub.student_id}/{grade.name}": grade.score
+            for sub in gb.assignment_submissions(AID)
+            for nb in sub.notebooks
+            for grade in nb.grades
+        }
+        assert len(gb.students) == len({s.student_id for s in gb.assignment_submissions(AID)})
+        return rows
+
+
+@pytest.fixture(scope="module")
+def graded(scheduler: str, toy_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    base = tmp_path_factory.mktemp("dask-grading")
+    subs = _batch(toy_root)
+    local = grade_notebooks(toy_root, subs, base / "local", workers=2, budget=120, batch=1)
+    dask = grade_notebooks(
+        toy_root, subs, base / "dask", budget=120, scheduler=scheduler, cache=base / "cache"
+    )
+    rows = _gradebook(base / "dask")
+    again = grade_notebooks(
+        toy_root, subs, base / "dask", budget=120, scheduler=scheduler, cache=base / "cache"
+    )
+    return {
+        "local": local,
+        "dask": dask,
+        "again": again,
+        "rows": rows,
+        "rows_again": _gradebook(base / "dask"),
+        "work": base / "dask",
+        "cache": base / "cache",
+    }
+
+
+def test_the_cluster_gives_the_local_grades(graded: dict) -> None:
+    dask, local = _grades(graded["dask"]), _grades(graded["local"])
+    assert dask == local
+    # and those grades are the right ones, not merely equal (worked out by hand)
+    assert dask["correct"] == {"square-grad": 10.0, "sum-rows-grad": 15.0}
+    assert dask["partly-wrong"] == {"square-grad": 0.0, "sum-rows-grad": 15.0}
+    assert dask["killer"] == {"square-grad": 0.0, "sum-rows-grad": 15.0}
+    assert dask["loop"] == {"square-grad": 0.0, "sum-rows-grad": 15.0}
+    assert 0 < sum(dask["partly-wrong-2"].values()) < 25
+
+
+def test_failed_parts_say_why_on_the_cluster(graded: dict) -> None:
+    for student in ("partly-wrong", "killer", "loop"):
+        result = graded["dask"][(student, AID)]
+        reason = next(p.reason for p in result.parts if p.part == "square-grad")
+        assert reason, (student, result)
+
+
+def test_the_coordinator_wrote_the_gradebook_and_the_files(graded: dict) -> None:
+    rows, work = graded["rows"], graded["work"]
+    want = {f"{s}/{p.part}": p.score for (s, _), r in graded["dask"].items() for p in r.parts}
+    assert rows == want and len(rows) == 5 * 2
+    for student in ("correct", "partly-wrong", "killer", "loop"):
+        assert (work / "autograded" / student / AID / f"{AID}.ipynb").is_file()
+        html = (work / "feedback" / student / AID / f"{AID}.html").read_text()
+        assert student != "correct" or "25.0 / 25.0" in html or "25 / 25" in html
+
+
+def test_a_regrade_of_the_same_bytes_changes_nothing(graded: dict) -> None:
+    assert _grades(graded["again"]) == _grades(graded["dask"])
+    assert graded["rows_again"] == graded["rows"]  # nothing lost, nothing duplicated
+    assert len(list(graded["cache"].glob("*.json"))) == 5
+    # from the cache: not graded again
+    assert all(r.notes == graded["dask"][k].notes for k, r in graded["again"].items())
