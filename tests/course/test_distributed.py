@@ -130,3 +130,20 @@ def test_batches_only_where_the_sandbox_keeps_classmates_apart() -> None:
     assert auto_batch(100, 2, sandboxed=True) == 8  # capped: a crash costs a few students
     assert auto_batch(6, 2, sandboxed=True) == 3  # every worker gets work
     assert auto_batch(1, 4, sandboxed=True) == 1
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--scheduler", "locl"], "tcp://host:8786"),
+        (["--cache", "c"], "add --scheduler local"),
+    ],
+)
+def test_scheduler_flags_that_cannot_work_are_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    from mytorch_course import cli
+
+    out = tmp_path / "out"
+    assert cli.main(["autograde", str(tmp_path), "--out", str(out), *flags]) == 2
+    assert message in capsys.readouterr().err and not out.exists()
