@@ -46,7 +46,7 @@ def _start(args: list[str], log: Path) -> subprocess.Popen:
         )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per run, even when other modules interleave
 def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The address of a running scheduler with two single-threaded workers."""
     from distributed import Client
@@ -111,7 +111,7 @@ def _gradebook(work: Path) -> dict[str, float]:
         return rows
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per run, even when other modules interleave
 def graded(scheduler: str, toy_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     base = tmp_path_factory.mktemp("dask-grading")
     subs = _batch(toy_root)
