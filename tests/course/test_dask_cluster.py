@@ -46,7 +46,7 @@ def _start(args: list[str], log: Path) -> subprocess.Popen:
         )
 
 
-@pytest.fixture(scope="session")  # once per run, even when other modules interleave
+@pytest.fixture(scope="module")
 def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The address of a running scheduler with two single-threaded workers."""
     from distributed import Client
@@ -111,9 +111,7 @@ def _gradebook(work: Path) -> dict[str, float]:
         return rows
 
 
-@pytest.fixture(scope="session")  # once per run, even when other modules interleave
-def graded(scheduler: str, toy_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    base = tmp_path_factory.mktemp("dask-grading")
+def _grade_everything(scheduler: str, toy_root: Path, base: Path) -> dict:
     subs = _batch(toy_root)
     local = grade_notebooks(toy_root, subs, base / "local", workers=2, budget=120, batch=0)
     dask = grade_notebooks(
@@ -134,7 +132,7 @@ def graded(scheduler: str, toy_root: Path, tmp_path_factory: pytest.TempPathFact
     }
 
 
-def test_the_cluster_gives_the_local_grades(graded: dict) -> None:
+def _the_cluster_gives_the_local_grades(graded: dict) -> None:
     dask, local = _grades(graded["dask"]), _grades(graded["local"])
     assert dask == local
     # and those grades are the right ones, not merely equal (worked out by hand)
@@ -144,14 +142,14 @@ def test_the_cluster_gives_the_local_grades(graded: dict) -> None:
     assert dask["loop"] == {"square-grad": 0.0, "sum-rows-grad": 15.0}
 
 
-def test_failed_parts_say_why_on_the_cluster(graded: dict) -> None:
+def _failed_parts_say_why_on_the_cluster(graded: dict) -> None:
     for student in ("partly-wrong", "killer", "loop"):
         result = graded["dask"][(student, AID)]
         reason = next(p.reason for p in result.parts if p.part == "square-grad")
         assert reason, (student, result)
 
 
-def test_the_coordinator_wrote_the_gradebook_and_the_files(graded: dict) -> None:
+def _the_coordinator_wrote_the_gradebook_and_the_files(graded: dict) -> None:
     rows, work = graded["rows"], graded["work"]
     want = {f"{s}/{p.part}": p.score for (s, _), r in graded["dask"].items() for p in r.parts}
     assert rows == want and len(rows) == 4 * 2
@@ -161,9 +159,18 @@ def test_the_coordinator_wrote_the_gradebook_and_the_files(graded: dict) -> None
         assert student != "correct" or "25.0 / 25.0" in html or "25 / 25" in html
 
 
-def test_a_regrade_of_the_same_bytes_changes_nothing(graded: dict) -> None:
+def _a_regrade_of_the_same_bytes_changes_nothing(graded: dict) -> None:
     assert _grades(graded["again"]) == _grades(graded["dask"])
     assert graded["rows_again"] == graded["rows"]  # nothing lost, nothing duplicated
     assert len(list(graded["cache"].glob("*.json"))) == 4
     # from the cache, not graded again: the very same measured times come back
     assert all(r.seconds == graded["dask"][k].seconds > 0 for k, r in graded["again"].items())
+
+
+def test_a_mixed_batch_on_a_real_cluster(scheduler: str, toy_root: Path, tmp_path: Path) -> None:
+    """One test (one grading of the batch, however xdist spreads the tests)."""
+    graded = _grade_everything(scheduler, toy_root, tmp_path)
+    _the_cluster_gives_the_local_grades(graded)
+    _failed_parts_say_why_on_the_cluster(graded)
+    _the_coordinator_wrote_the_gradebook_and_the_files(graded)
+    _a_regrade_of_the_same_bytes_changes_nothing(graded)
