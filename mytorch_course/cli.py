@@ -354,8 +354,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _scheduler_problem(args: argparse.Namespace) -> str:
+    """Why --scheduler/--cache cannot work as given ('' when they can)."""
+    scheduler = getattr(args, "scheduler", THREADS)
+    if scheduler not in (THREADS, "local") and "://" not in scheduler:
+        return (
+            f"--scheduler {scheduler!r}: give {THREADS!r}, 'local', or a Dask scheduler's "
+            "address such as tcp://host:8786"
+        )
+    if getattr(args, "cache", None) and scheduler == THREADS:
+        return "--cache keeps Dask task results: add --scheduler local (or an address)"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if problem := _scheduler_problem(args):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         if "require_sandbox" in args:  # the grading commands: before any work
             sandbox.select_mode(require=args.require_sandbox, off=args.no_sandbox)

@@ -195,7 +195,8 @@ def _grade_in_scratch(
             workers=1,
             budget=budget,
             progress=False,
-            batch=len(jobs),
+            # one process for the chunk only where this worker's sandbox keeps them apart
+            batch=len(jobs) if sandboxed_here() else 1,
             records=records,
         )
     by_job = {(r.student, r.assignment): r for r in graded}
