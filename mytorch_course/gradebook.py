@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .nbgrader_process import venv_bin_on_path
+
 COURSE_ID = "mytorch"  # CourseDirectory.course_id in nbgrader_config.py
 SQLITE_NAME = "gradebook.db"
 
@@ -82,7 +84,7 @@ def create_schema(url: str) -> None:
     from nbgrader.api import Gradebook
 
     try:
-        with Gradebook(url, COURSE_ID):
+        with venv_bin_on_path(), Gradebook(url, COURSE_ID):  # a new database runs `alembic`
             pass
     except Exception as exc:  # connection refused, authentication, missing driver, ...
         reason = " ".join(str(exc).split())[:300]

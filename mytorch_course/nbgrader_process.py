@@ -6,7 +6,22 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+
+@contextmanager
+def venv_bin_on_path() -> Iterator[None]:
+    """The venv's ``bin`` on PATH for nbgrader calls in this process (its Gradebook runs
+    ``alembic`` when it creates a database; ``make test`` runs the venv's python without
+    activating it)."""
+    old = os.environ.get("PATH", "")
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + old
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = old
 
 
 def nbgrader_env() -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The README's Python examples run as written."""
+"""The README's Python examples run as written (```python); sketches for other machines,
+such as a Slurm cluster (```py), at least compile."""
 
 from __future__ import annotations
 
@@ -22,3 +23,10 @@ def test_readme_python_blocks_run():
         exec(compile(block, str(README), "exec"), namespace)
     # the first block's comment promises x.grad == [2, 4, 6]
     assert namespace["x"].grad.data.tolist() == [2.0, 4.0, 6.0]
+
+
+def test_readme_sketches_compile():
+    sketches = re.findall(r"```py\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    assert sketches, "the README lost its ```py sketches (the Slurm cluster)"
+    for sketch in sketches:
+        compile(sketch, "README.md", "exec")
