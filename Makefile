@@ -15,7 +15,7 @@ demo: setup
 	$(BIN)/mytorch-course demo
 
 test: setup-browser
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" -x -q

@@ -13,7 +13,7 @@ import pytest
 from .conftest import PageLog, block_network
 from .test_book_build import CHAPTERS
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from .conftest import BOOK
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.slow]
 
 CHAPTERS = [
     "intro",

@@ -16,7 +16,7 @@ from mytorch_course.release import release
 
 from .conftest import PageLog, block_network
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("nbgrader")]
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 REPO = Path(__file__).resolve().parents[2]
 TOY = REPO / "tests" / "course" / "fixtures" / "toy"

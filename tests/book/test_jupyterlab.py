@@ -38,7 +38,7 @@ import pytest
 
 from .conftest import ROOT, PageLog, block_network
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 SOLUTION = ROOT / "solutions" / "01-derivatives" / "01-derivatives.ipynb"
 CHAPTER = ROOT / "book" / "01-derivatives.ipynb"

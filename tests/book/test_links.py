@@ -221,7 +221,6 @@ def test_each_chapter_links_to_its_assignment(chapter):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("browser")
 def test_every_link_in_the_notebooks_resolves(built_book):
     assert built_book["returncode"] == 0, built_book["log"][-3000:]
     dead, checked, paths = [], 0, notebooks("solutions") + notebooks("assignments")
@@ -236,7 +235,6 @@ def test_every_link_in_the_notebooks_resolves(built_book):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("browser")
 def test_every_link_in_the_built_book_resolves(built_book):
     assert built_book["returncode"] == 0, built_book["log"][-3000:]
     site = built_book["html"]
@@ -255,7 +253,6 @@ def test_every_link_in_the_built_book_resolves(built_book):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("browser")
 @pytest.mark.parametrize("chapter", sorted(CHAPTER_ASSIGNMENTS))
 def test_each_built_chapter_links_to_its_assignment_on_the_site(built_book, chapter):
     aid = CHAPTER_ASSIGNMENTS[chapter]

@@ -41,7 +41,7 @@ from mytorch_course.autograde import grade_notebooks
 from mytorch_course.course_dir import copy_course
 from mytorch_course.reports import SubmissionResult, write_reports
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
+pytestmark = [pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 AID = "02-backprop"

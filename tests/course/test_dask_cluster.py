@@ -19,7 +19,7 @@ from mytorch_course import samples
 from mytorch_course.autograde import grade_notebooks
 from mytorch_course.reports import SubmissionResult
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
+pytestmark = [pytest.mark.slow]
 
 AID = "00-toy"
 SQ = "square-grad-solution"

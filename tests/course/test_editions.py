@@ -537,7 +537,6 @@ def test_each_delegation_is_a_working_answer_with_the_full_library(aid) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("nbgrader")
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
 def test_a_submission_delegating_to_the_library_scores_nothing_for_it(aid, tmp_path) -> None:
     from mytorch_course.autograde import grade_notebooks

@@ -19,7 +19,7 @@ from mytorch_course.course_dir import assignment_ids, copy_course
 from mytorch_course.release import release
 from mytorch_course.reports import SubmissionResult
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
+pytestmark = [pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = [

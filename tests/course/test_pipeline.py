@@ -23,7 +23,7 @@ def full(result: SubmissionResult) -> dict[str, float]:
     return {p.part: p.max_score for p in result.parts}
 
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
+pytestmark = [pytest.mark.slow]
 
 AID = "00-toy"
 MUTANT_ZEROS = "def square_grad(x, out_grad):\n    return np.zeros_like(np.asarray(x, dtype=float))"

@@ -16,7 +16,7 @@ from mytorch_course.collect import place_submission
 from mytorch_course.course_dir import copy_course
 from mytorch_course.nbgrader_process import nbgrader_env
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
+pytestmark = [pytest.mark.slow]
 
 AID = "00-toy"
 

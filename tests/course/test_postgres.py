@@ -28,7 +28,7 @@ from mytorch_course.autograde import grade_notebooks
 from mytorch_course.cli import main as cli_main
 from mytorch_course.reports import graded_cells
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
+pytestmark = [pytest.mark.slow]
 
 AID = "00-toy"
 PG_USER = "mytorch-pgtest"  # the server never runs as root (initdb refuses to)

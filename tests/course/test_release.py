@@ -16,7 +16,7 @@ from mytorch_course.nbgrader_process import nbgrader_env
 from mytorch_course.release import release
 from mytorch_course.student_edition import build_student_edition
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]
+pytestmark = [pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 

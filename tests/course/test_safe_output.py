@@ -178,7 +178,6 @@ def test_without_the_preprocessor_the_same_notebook_is_dangerous() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("nbgrader")
 def test_real_feedback_escapes_scripts_and_caps_a_20_mb_line(
     toy_root: Path, tmp_path: Path
 ) -> None:

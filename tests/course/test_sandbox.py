@@ -315,7 +315,6 @@ def test_cpu_limit_kills_the_kernel_and_its_sandbox_is_removed(course: dict[str,
 
 @needs_sandbox
 @pytest.mark.slow
-@pytest.mark.xdist_group("nbgrader")
 def test_plain_nbgrader_autograde_runs_kernels_in_the_sandbox(
     toy_root: Path, tmp_path: Path
 ) -> None:
