@@ -10,8 +10,7 @@ time a process opens an empty database, which races when several processes start
 from __future__ import annotations
 
 from pathlib import Path
-
-from .nbgrader_process import venv_bin_on_path
+from unittest import mock
 
 COURSE_ID = "mytorch"  # CourseDirectory.course_id in nbgrader_config.py
 SQLITE_NAME = "gradebook.db"
@@ -81,10 +80,18 @@ def create_schema(url: str) -> None:
     """Create nbgrader's tables (and the course row) unless they exist; call once, before
     any nbgrader process of the run starts. Raises :class:`GradebookUnavailable` with the
     reason when the database cannot be reached."""
-    from nbgrader.api import Gradebook
+    import nbgrader.api
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
 
+    # A new database is stamped with nbgrader's newest migration; nbgrader asks the `alembic`
+    # program for it (a subprocess costing seconds, and a PATH lookup): ask alembic's API.
+    head = ScriptDirectory(ALEMBIC_DIR).get_current_head()
     try:
-        with venv_bin_on_path(), Gradebook(url, COURSE_ID):  # a new database runs `alembic`
+        with (
+            mock.patch.object(nbgrader.api, "get_alembic_version", return_value=head),
+            nbgrader.api.Gradebook(url, COURSE_ID),
+        ):
             pass
     except Exception as exc:  # connection refused, authentication, missing driver, ...
         reason = " ".join(str(exc).split())[:300]
