@@ -61,10 +61,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, Integer, Unicode, default
+from traitlets import Bool, Integer, Type, Unicode, default
 
 from .integrity import GRADING_ENV_KEYS
+from .kernel_client import GradingKernelClient
 
 TOOLS = ("bwrap", "prlimit", "setpriv", "useradd")
 INSTALL_HINT = "on Debian/Ubuntu: apt-get install bubblewrap (util-linux and passwd are standard)"
@@ -453,6 +455,9 @@ class Sandbox:
 
 class SandboxKernelManager(AsyncKernelManager):
     """An AsyncKernelManager whose kernels run sandboxed when the grader has the rights."""
+
+    # nbclient's client comes from client_factory (client_class only feeds its default)
+    client_factory = Type(GradingKernelClient, klass=AsyncKernelClient).tag(config=True)
 
     use_sandbox = Bool(
         help="Sandbox kernels when possible (False: the grader's rights; benchmarks)"
