@@ -17,7 +17,8 @@ the same bytes return the same result without grading it again.
 Dask settings that matter here: tasks have unique keys and ``pure=False`` (two identical
 submissions are two tasks); a task whose worker dies is retried on at most
 :data:`ALLOWED_FAILURES` other workers, then reported as failed (a chunk of several
-students is then split, so only the poisoned one fails); each chunk has a wall-clock limit
+students is then split, so only the poisoned one fails; chunks that lose the course bundle
+with the dead workers are sent again with a fresh copy); each chunk has a wall-clock limit
 (:func:`task_limit`) after which its students are reported as failed.
 """
 
@@ -47,6 +48,7 @@ from .integrity import Snapshot, digest, write_record
 from .reports import SubmissionResult, fill_scores, sync_gradebook
 
 ALLOWED_FAILURES = 1  # a task that kills its worker gets one more worker, not three
+MAX_RESENDS = 3  # times a chunk is sent again after the course bundle was lost under it
 MAX_FILE_BYTES = 100 * 2**20  # a submitted, autograded or feedback file; logs are cut shorter
 MAX_LOG_CHARS = 2_000_000
 BUNDLE_FOLDERS = ("grading", "assignments", "solutions")  # solutions: answers already stripped
@@ -401,6 +403,7 @@ def grade_distributed(
     ``work``'s gradebook.db; never seen by a worker) written here only.
     """
     from distributed import as_completed
+    from distributed.client import FutureCancelledError
     from tqdm import tqdm
 
     from . import sandbox
@@ -429,6 +432,7 @@ def grade_distributed(
             chunks += [mine[i : i + size] for i in range(0, len(mine), size)]
         with dask_client(scheduler, workers) as client:
             shared = client.scatter(bundle, broadcast=True, hash=False)
+            resent: dict[tuple[str, str], int] = {}  # chunk -> times sent again
 
             def submit(chunk: list[GradingTask]) -> Any:
                 return client.submit(
@@ -441,6 +445,20 @@ def grade_distributed(
                 chunk = pending.pop(future)
                 try:
                     got = future.result()
+                except FutureCancelledError:
+                    # The bundle died with the last workers holding it (killed by a
+                    # classmate's chunk): not this chunk's fault. Send the bundle again.
+                    first = (chunk[0].assignment, chunk[0].student)
+                    resent[first] = resent.get(first, 0) + 1
+                    if resent[first] <= MAX_RESENDS:
+                        if shared.status != "finished":
+                            shared = client.scatter(bundle, broadcast=True, hash=False)
+                        new = submit(chunk)
+                        pending[new] = chunk
+                        running.add(new)
+                        continue
+                    why = "not graded: the workers kept losing the course files"
+                    got = [_failed(task, why, 0.0) for task in chunk]
                 except Exception as exc:  # the worker died (KilledWorker) or Dask failed
                     if len(chunk) > 1:  # find the poisoned one: one task per student
                         for task in chunk:

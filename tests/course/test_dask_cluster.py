@@ -174,3 +174,37 @@ def test_a_mixed_batch_on_a_real_cluster(scheduler: str, toy_root: Path, tmp_pat
     _failed_parts_say_why_on_the_cluster(graded)
     _the_coordinator_wrote_the_gradebook_and_the_files(graded)
     _a_regrade_of_the_same_bytes_changes_nothing(graded)
+
+
+def grade_chunk_or_kill_the_worker(bundle, tasks, budget, sandbox_mode=""):  # type: ignore[no-untyped-def]
+    """What a Dask worker runs in the next test: a chunk holding the student "poison" kills
+    the worker process (as a grader bug or the machine's OOM killer would); others are
+    graded as usual. Module level, so that the workers import it by name."""
+    from mytorch_course import distributed
+
+    if any(task.student == "poison" for task in tasks):
+        os._exit(1)
+    return distributed.grade_chunk(bundle, tasks, budget, sandbox_mode)
+
+
+def test_a_local_cluster_survives_a_chunk_that_kills_its_worker(
+    toy_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--scheduler local` (a LocalCluster started for the run): the chunk [correct, poison]
+    kills a worker twice (the retry limit), is split into one task per student, and only
+    "poison" fails; the classmate in the same chunk is graded as usual."""
+    from mytorch_course import distributed
+
+    monkeypatch.setattr(distributed, "grade_chunk", grade_chunk_or_kill_the_worker)
+    subs = {
+        ("correct", AID): samples.solved(toy_root, AID),
+        ("poison", AID): samples.solved(toy_root, AID),
+    }
+    results = grade_notebooks(
+        toy_root, subs, tmp_path / "work", workers=2, budget=120, batch=2, scheduler="local"
+    )
+    assert _grades(results)["correct"] == {"square-grad": 10.0, "sum-rows-grad": 15.0}
+    poison = results[("poison", AID)]
+    assert poison.score == 0
+    assert any(n.startswith("not graded: its worker failed") for n in poison.notes), poison
+    assert not any(n.startswith("not graded") for n in results[("correct", AID)].notes)

@@ -4,6 +4,8 @@ is data to check, like the verdict records of a local run)."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -147,3 +149,29 @@ def test_scheduler_flags_that_cannot_work_are_refused_before_any_work(
     out = tmp_path / "out"
     assert cli.main(["autograde", str(tmp_path), "--out", str(out), *flags]) == 2
     assert message in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.slow
+def test_a_chunk_over_its_wall_clock_limit_comes_back_failed(
+    toy_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker side of the limit: grade_chunk answers at the limit, with the reason, for
+    every student of the chunk, while the grading it gave up on dies at its own limits."""
+    from mytorch_course import distributed, samples, sandbox
+    from mytorch_course.autograde import prepare_course, strip_answers
+    from mytorch_course.collect import place_submission
+    from mytorch_course.gradebook import create_schema, sqlite_url
+
+    work = copy_course(toy_root, tmp_path / "work")
+    create_schema(sqlite_url(work))
+    prepare_course(work, [AID])
+    strip_answers(work)
+    place_submission(work, "alice", AID, samples.solved(toy_root, AID))
+    tasks = [GradingTask.from_submitted(work, "alice", AID)]
+    monkeypatch.setattr(distributed, "task_limit", lambda budget, n: 1.0)
+    start = time.monotonic()
+    mode = os.environ.get(sandbox.ENV_MODE, "")  # grade_chunk sets it for its process
+    results = distributed.grade_chunk(CourseBundle.from_course(work), tasks, 60, mode)
+    assert time.monotonic() - start < 5  # grading and feedback of the toy notebook take longer
+    assert [r.student for r in results] == ["alice"]
+    assert results[0].failed == "not graded: over the wall-clock limit of 1s for its batch"
