@@ -74,14 +74,18 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             client.wait_for_workers(2, timeout=120)
         yield address
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        _stop(procs)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _batch(root: Path) -> dict[tuple[str, str], dict]:
@@ -208,3 +212,67 @@ def test_a_local_cluster_survives_a_chunk_that_kills_its_worker(
     assert poison.score == 0
     assert any(n.startswith("not graded: its worker failed") for n in poison.notes), poison
     assert not any(n.startswith("not graded") for n in results[("correct", AID)].notes)
+
+
+def _self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=mytorch-grading", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_a_tls_cluster_grades_and_a_client_without_the_certificate_is_refused(
+    toy_root: Path, tmp_path: Path
+) -> None:
+    """`--scheduler tls://...`, as the README tells instructors to run across machines: the
+    scheduler and a worker use a certificate, the coordinator finds its own in Dask's
+    configuration (DASK_DISTRIBUTED__COMM__TLS__* variables or ~/.config/dask)."""
+    import dask
+    from distributed import Client
+
+    cert, key = _self_signed_certificate(tmp_path)
+    tls = ["--tls-ca-file", str(cert), "--tls-cert", str(cert), "--tls-key", str(key)]
+    port = _free_port()
+    address = f"tls://127.0.0.1:{port}"
+    procs = [
+        _start(
+            ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port)]
+            + ["--protocol", "tls", "--dashboard-address", ":0", *tls],
+            tmp_path / "scheduler.log",
+        )
+    ]
+    try:
+        procs.append(
+            _start(
+                ["distributed.cli.dask_worker", address, "--nthreads", "1", "--nworkers", "1"]
+                + ["--memory-limit", "0", "--dashboard-address", ":0", *tls],
+                tmp_path / "worker.log",
+            )
+        )
+        client_tls = {
+            "distributed.comm.tls.ca-file": str(cert),
+            "distributed.comm.tls.client.cert": str(cert),
+            "distributed.comm.tls.client.key": str(key),
+        }
+        with dask.config.set(client_tls):
+            with Client(address, timeout="60s") as client:
+                client.wait_for_workers(1, timeout=120)
+            subs = {
+                ("correct", AID): samples.solved(toy_root, AID),
+                ("partly-wrong", AID): samples.solved(toy_root, AID, {SQ: WRONG_SQUARE}),
+            }
+            results = grade_notebooks(
+                toy_root, subs, tmp_path / "work", budget=120, scheduler=address
+            )
+        assert _grades(results) == {
+            "correct": {"square-grad": 10.0, "sum-rows-grad": 15.0},
+            "partly-wrong": {"square-grad": 0.0, "sum-rows-grad": 15.0},
+        }
+        with pytest.raises(TypeError, match="TLS expects"):  # no certificate: no connection
+            Client(address, timeout="5s")
+    finally:
+        _stop(procs)
