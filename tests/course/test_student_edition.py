@@ -139,6 +139,15 @@ def test_later_edition_keeps_closed_exercises(tmp_path):
     assert result.stdout.split() == ["True", "[0.0]"], result.stdout
 
 
+def test_the_demo_says_which_assignment_it_waits_for_in_an_early_edition(tmp_path):
+    build_student_edition(tmp_path, "02-backprop")
+    result = run_in(tmp_path, "from mytorch.__main__ import main; main(['--epochs', '1'])")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "pieces you write in the course's assignments" in result.stderr
+    assert "This is an exercise of assignment 05-networks" in result.stderr  # nn.Linear
+
+
 def test_cli_writes_an_installable_edition(tmp_path):
     from mytorch_course.cli import main
 
