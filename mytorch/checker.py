@@ -111,15 +111,18 @@ def shipped_manifests() -> dict[str, dict]:
 
 
 def find_manifest(path: Path, notebook: dict, known: dict[str, dict]) -> dict | None:
-    """The manifest of ``notebook``: by file name, else the one sharing most test cell ids."""
+    """The manifest of ``notebook``: by file name, else the one whose test cells it mostly
+    has (same cell id and grade id: ids such as ``code-04`` recur across assignments)."""
     if path.stem in known:
         return known[path.stem]
-    ids = {c.get("id") for c in notebook.get("cells", [])}
+    cells = notebook.get("cells", [])
+    pairs = {(c.get("id"), nbgrader_meta(c).get("grade_id")) for c in cells}
     best, overlap = None, 0
     for candidate in known.values():
-        tests = {c["id"] for c in candidate["cells"] if c["kind"] == "test"}
-        if len(tests & ids) > overlap:
-            best, overlap = candidate, len(tests & ids)
+        tests = {(c["id"], c["grade_id"]) for c in candidate["cells"] if c["kind"] == "test"}
+        shared = len(tests & pairs)
+        if 2 * shared > len(tests) and shared > overlap:
+            best, overlap = candidate, shared
     return best
 
 

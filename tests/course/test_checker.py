@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mytorch.checker import fingerprint, manifest, structural_problems
+from mytorch.checker import find_manifest, fingerprint, manifest, structural_problems
 from mytorch_course.course_dir import assignment_ids
 from mytorch_course.samples import solved, variant_sources
 from mytorch_course.student_edition import build_student_edition, build_wheel
@@ -56,6 +56,16 @@ def test_the_manifest_holds_no_code():
 def test_an_untouched_release_has_no_structural_problem():
     for aid in assignment_ids(REPO):
         assert structural_problems(release(aid), manifest(release(aid), aid)) == [], aid
+
+
+def test_a_renamed_notebook_is_known_by_its_test_cells_and_a_foreign_one_is_not():
+    known = {aid: manifest(release(aid), aid) for aid in ("03-engine", "04-tensor-gradients")}
+    renamed = Path("my copy.ipynb")
+    assert find_manifest(renamed, release("04-tensor-gradients"), known)["assignment"] == (
+        "04-tensor-gradients"
+    )
+    # assignment 5 shares cell ids such as code-04 with both, but none of their test cells
+    assert find_manifest(renamed, release("05-networks"), known) is None
 
 
 def problems_after(change) -> list[str]:
