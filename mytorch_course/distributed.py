@@ -17,9 +17,11 @@ the same bytes return the same result without grading it again.
 Dask settings that matter here: tasks have unique keys and ``pure=False`` (two identical
 submissions are two tasks); a task whose worker dies is retried on at most
 :data:`ALLOWED_FAILURES` other workers, then reported as failed (a chunk of several
-students is then split, so only the poisoned one fails; chunks that lose the course bundle
-with the dead workers are sent again with a fresh copy); each chunk has a wall-clock limit
-(:func:`task_limit`) after which its students are reported as failed.
+students is then split, and a single task that still fails is graded once more alone, so
+that only the poisoned one fails, not a classmate that was queued beside it; the course
+bundle is a task's result, which the scheduler recomputes when its workers die); each
+chunk has a wall-clock limit (:func:`task_limit`) after which its students are reported as
+failed.
 """
 
 from __future__ import annotations
@@ -48,7 +50,6 @@ from .integrity import Snapshot, digest, write_record
 from .reports import SubmissionResult, fill_scores, sync_gradebook
 
 ALLOWED_FAILURES = 1  # a task that kills its worker gets one more worker, not three
-MAX_RESENDS = 3  # times a chunk is sent again after the course bundle was lost under it
 MAX_FILE_BYTES = 100 * 2**20  # a submitted, autograded or feedback file; logs are cut shorter
 MAX_LOG_CHARS = 2_000_000
 BUNDLE_FOLDERS = ("grading", "assignments", "solutions")  # solutions: answers already stripped
@@ -269,6 +270,11 @@ def grade_chunk(
     return box["results"]
 
 
+def _bundle(bundle: CourseBundle) -> CourseBundle:
+    """The task that hands the bundle to the workers (see :func:`grade_distributed`)."""
+    return bundle
+
+
 def _failed(task: GradingTask, why: str, seconds: float) -> TaskResult:
     return TaskResult(task.assignment, task.student, task.sha256, seconds=seconds, failed=why)
 
@@ -403,7 +409,6 @@ def grade_distributed(
     ``work``'s gradebook.db; never seen by a worker) written here only.
     """
     from distributed import as_completed
-    from distributed.client import FutureCancelledError
     from tqdm import tqdm
 
     from . import sandbox
@@ -431,43 +436,17 @@ def grade_distributed(
             mine = [t for t in todo if t.assignment == aid]
             chunks += [mine[i : i + size] for i in range(0, len(mine), size)]
         with dask_client(scheduler, workers) as client:
-            shared = client.scatter(bundle, broadcast=True, hash=False)
-            resent: dict[tuple[str, str], int] = {}  # chunk -> times sent again
+            # The bundle is a task's result, not scattered data: when the workers holding it
+            # die (a poisoned classmate can kill them), the scheduler computes it again from
+            # its graph instead of cancelling every grading task that needs it.
+            shared = client.submit(_bundle, bundle, key=f"course-{uuid.uuid4().hex}", pure=False)
 
             def submit(chunk: list[GradingTask]) -> Any:
                 return client.submit(
                     grade_chunk, shared, chunk, budget, mode, key=chunk[0].key(), pure=False
                 )
 
-            pending = {submit(chunk): chunk for chunk in chunks}
-            running = as_completed(list(pending))
-            for future in running:
-                chunk = pending.pop(future)
-                try:
-                    got = future.result()
-                except FutureCancelledError:
-                    # The bundle died with the last workers holding it (killed by a
-                    # classmate's chunk): not this chunk's fault. Send the bundle again.
-                    first = (chunk[0].assignment, chunk[0].student)
-                    resent[first] = resent.get(first, 0) + 1
-                    if resent[first] <= MAX_RESENDS:
-                        if shared.status != "finished":
-                            shared = client.scatter(bundle, broadcast=True, hash=False)
-                        new = submit(chunk)
-                        pending[new] = chunk
-                        running.add(new)
-                        continue
-                    why = "not graded: the workers kept losing the course files"
-                    got = [_failed(task, why, 0.0) for task in chunk]
-                except Exception as exc:  # the worker died (KilledWorker) or Dask failed
-                    if len(chunk) > 1:  # find the poisoned one: one task per student
-                        for task in chunk:
-                            new = submit([task])
-                            pending[new] = [task]
-                            running.add(new)
-                        continue
-                    why = f"not graded: its worker failed ({type(exc).__name__}: {exc})"[:300]
-                    got = [_failed(chunk[0], why, 0.0)]
+            def record(chunk: list[GradingTask], got: list[Any]) -> None:
                 by_student = {getattr(r, "student", None): r for r in got or []}
                 for task in chunk:
                     result = _check_result(by_student.get(task.student), task)
@@ -475,6 +454,33 @@ def grade_distributed(
                     if store and not result.failed:
                         store.put(task.cache_key(course_digest), result)
                 bar.update(len(chunk))
+
+            suspects: list[GradingTask] = []
+            pending = {submit(chunk): chunk for chunk in chunks}
+            running = as_completed(list(pending))
+            for future in running:
+                chunk = pending.pop(future)
+                try:
+                    got = future.result()
+                except Exception:  # its workers died (KilledWorker), or Dask failed
+                    if len(chunk) > 1:  # find the poisoned one: one task per student
+                        for task in chunk:
+                            new = submit([task])
+                            pending[new] = [task]
+                            running.add(new)
+                    else:
+                        suspects += chunk
+                    continue
+                record(chunk, got)
+            # A task may have been queued on the workers that a poisoned classmate killed:
+            # each suspect is graded once more, alone on the cluster, before it is failed.
+            for task in suspects:
+                try:
+                    got = submit([task]).result()
+                except Exception as exc:
+                    why = f"not graded: its worker failed ({type(exc).__name__}: {exc})"[:300]
+                    got = [_failed(task, why, 0.0)]
+                record([task], got)
     bar.close()
     return _coordinate(work, [done[(t.student, t.assignment)] for t in tasks], db_url)
 
