@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from queue import Empty
 from typing import Any
 
@@ -42,7 +43,9 @@ def _timed_get(timeout: float | None) -> tuple[Any, float]:
             return Empty
 
     start = time.monotonic()
-    got = asyncio.run(get())
+    # A thread of its own: an earlier test of this worker may have left a loop running here.
+    with ThreadPoolExecutor(1) as thread:
+        got = thread.submit(asyncio.run, get()).result()
     return got, time.monotonic() - start
 
 
